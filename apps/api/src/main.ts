@@ -1,0 +1,2 @@
+import { x } from '#ticket-domain';
+console.log('ok', x);
