@@ -5,6 +5,7 @@
 const swc = [
   '@swc/jest',
   {
+    swcrc: false,
     jsc: {
       target: 'es2023',
       parser: { syntax: 'typescript', decorators: true },

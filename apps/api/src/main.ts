@@ -1,2 +1,1 @@
-import { x } from '#ticket-domain';
-console.log('ok', x);
+

@@ -1,0 +1,106 @@
+import { addMs, resumeClock, startClock, stopAllClocks, stopClock, type SlaClock } from './sla-clock.js';
+import { policyByVersion, type Category, type ServiceType } from './sla-policy.js';
+import type { TicketEvent } from './ticket-events.js';
+
+/**
+ * What `decide` needs to know about a ticket, folded from its events. A union keyed on
+ * `status` (style.md §3): each status carries only what exists at that point of the life.
+ * Display fields live in the read model, not here.
+ */
+export const TICKET_STATUSES = ['received', 'classified', 'assigned', 'resolved', 'fed-back', 'archived', 'closed'] as const;
+export type TicketStatus = (typeof TICKET_STATUSES)[number];
+
+interface Opened {
+  readonly ticketId: string;
+  readonly customerId: string;
+  readonly receivedAt: string;
+  readonly clocks: readonly SlaClock[];
+  /** The policy version that opened the ticket. */
+  readonly policyVersion: string;
+}
+
+export interface Classification {
+  readonly category: Category;
+  readonly serviceType: ServiceType;
+  readonly resolutionDueAt: string;
+}
+
+interface Classified extends Opened {
+  readonly classification: Classification;
+}
+
+interface Assigned extends Classified {
+  readonly agentId: string;
+}
+
+export type TicketState =
+  | { readonly status: 'none' }
+  | ({ readonly status: 'received' } & Opened)
+  | ({ readonly status: 'classified' } & Classified)
+  | ({ readonly status: 'assigned' } & Assigned)
+  | ({ readonly status: 'resolved'; readonly resolvedAt: string; readonly feedbackDueAt: string } & Assigned)
+  | ({ readonly status: 'fed-back' } & Assigned)
+  | ({ readonly status: 'closed' } & Opened)
+  | ({ readonly status: 'archived' } & Opened);
+
+export const INITIAL_STATE: TicketState = { status: 'none' };
+
+/** Total: an event that does not fit the state leaves it unchanged rather than throwing. */
+export function evolve(state: TicketState, event: TicketEvent): TicketState {
+  const at = event.occurredAt;
+  switch (event.type) {
+    case 'ticket.received': {
+      const { ticketId, customerId, receivedAt, policyVersion } = event.data;
+      const policy = policyByVersion(policyVersion);
+      // manual §3.1.2 (30 s first response) and §4.2 item 2 (15 min initial handling), from contact.
+      let clocks = startClock([], 'first-response', receivedAt, addMs(receivedAt, policy.firstResponseMs), policyVersion);
+      clocks = startClock(clocks, 'initial-handling', receivedAt, addMs(receivedAt, policy.initialHandlingMs), policyVersion);
+      return { status: 'received', ticketId, customerId, receivedAt, clocks, policyVersion };
+    }
+    case 'ticket.classified': {
+      if (state.status !== 'received' && state.status !== 'classified' && state.status !== 'assigned') return state;
+      const { category, serviceType, resolutionDueAt, policyVersion } = event.data;
+      let clocks = stopClock(state.clocks, 'first-response', at);
+      const resolution = clocks.find((c) => c.name === 'resolution');
+      clocks = resolution
+        ? clocks.map((c) => (c === resolution ? { ...c, dueAt: resolutionDueAt, policyVersion } : c))
+        : startClock(clocks, 'resolution', state.receivedAt, resolutionDueAt, policyVersion);
+      const classification = { category, serviceType, resolutionDueAt };
+      if (state.status === 'assigned') return { ...state, clocks, classification };
+      return { ...state, status: 'classified', clocks, classification };
+    }
+    case 'ticket.assigned': {
+      if (state.status !== 'classified' && state.status !== 'assigned') return state;
+      return { ...state, status: 'assigned', agentId: event.data.agentId, clocks: stopClock(state.clocks, 'initial-handling', at) };
+    }
+    case 'ticket.resolved': {
+      if (state.status !== 'assigned') return state;
+      const { feedbackDueAt, policyVersion } = event.data;
+      let clocks = stopClock(state.clocks, 'resolution', at);
+      clocks = startClock(clocks, 'feedback', at, feedbackDueAt, policyVersion);
+      return { ...state, status: 'resolved', clocks, resolvedAt: at, feedbackDueAt };
+    }
+    case 'ticket.fed-back': {
+      if (state.status !== 'resolved') return state;
+      const { resolvedAt: _r, feedbackDueAt: _f, ...rest } = state;
+      return { ...rest, status: 'fed-back', clocks: stopClock(state.clocks, 'feedback', at) };
+    }
+    case 'ticket.reopened': {
+      if (state.status !== 'fed-back') return state;
+      return { ...state, status: 'assigned', agentId: event.data.agentId, clocks: resumeClock(state.clocks, 'resolution') };
+    }
+    case 'ticket.archived': {
+      if (state.status === 'none') return state;
+      const { ticketId, customerId, receivedAt, policyVersion } = state;
+      return { status: 'archived', ticketId, customerId, receivedAt, policyVersion, clocks: stopAllClocks(state.clocks, at) };
+    }
+    default: {
+      const unknown: never = event;
+      return unknown;
+    }
+  }
+}
+
+export function foldTicket(events: readonly TicketEvent[]): TicketState {
+  return events.reduce(evolve, INITIAL_STATE);
+}
