@@ -1,4 +1,5 @@
-import { type ClockName, type SlaPolicy } from './sla-policy.js';
+import { policyByVersion, type ClockName, type SlaPolicy } from './sla-policy.js';
+import type { TicketEvent } from './ticket-events.js';
 
 /**
  * One cycle of one SLA clock (api.md "SLA clocks"). Clocks run on calendar time: the
@@ -84,3 +85,45 @@ export function viewClocks(clocks: readonly SlaClock[], now: Date, policyOf: (ve
 export function addMs(iso: string, ms: number): string {
   return new Date(Date.parse(iso) + ms).toISOString();
 }
+
+/**
+ * Which events start, stop and move which clocks (api.md "SLA clocks"), shared by the
+ * decider's state and the read models so both always agree. `receivedAt` anchors the
+ * resolution clock: it counts from contact even though it appears at classification.
+ */
+export function evolveClocks(clocks: readonly SlaClock[], event: ClockEvent, receivedAt: string): SlaClock[] {
+  const at = event.occurredAt;
+  switch (event.type) {
+    case 'ticket.received': {
+      const { policyVersion } = event.data;
+      const policy = policyByVersion(policyVersion);
+      const from = event.data.receivedAt;
+      // manual §3.1.2: 30 s first response; §4.2 item 2: 15 min initial handling, both from contact.
+      const started = startClock([], 'first-response', from, addMs(from, policy.firstResponseMs), policyVersion);
+      return startClock(started, 'initial-handling', from, addMs(from, policy.initialHandlingMs), policyVersion);
+    }
+    case 'ticket.classified': {
+      const { resolutionDueAt, policyVersion } = event.data;
+      const stopped = stopClock(clocks, 'first-response', at);
+      return latestCycle(stopped, 'resolution')
+        ? moveClock(stopped, 'resolution', resolutionDueAt, policyVersion)
+        : startClock(stopped, 'resolution', receivedAt, resolutionDueAt, policyVersion);
+    }
+    case 'ticket.assigned':
+      return stopClock(clocks, 'initial-handling', at);
+    case 'ticket.resolved':
+      return startClock(stopClock(clocks, 'resolution', at), 'feedback', at, event.data.feedbackDueAt, event.data.policyVersion);
+    case 'ticket.fed-back':
+      return stopClock(clocks, 'feedback', at);
+    case 'ticket.reopened':
+      return resumeClock(clocks, 'resolution');
+    case 'ticket.archived':
+      return stopAllClocks(clocks, at);
+    default: {
+      const unknown: never = event;
+      return unknown;
+    }
+  }
+}
+
+type ClockEvent = TicketEvent;

@@ -1,5 +1,5 @@
-import { addMs, resumeClock, startClock, stopAllClocks, stopClock, type SlaClock } from './sla-clock.js';
-import { policyByVersion, type Category, type ServiceType } from './sla-policy.js';
+import { evolveClocks, type SlaClock } from './sla-clock.js';
+import type { Category, ServiceType } from './sla-policy.js';
 import type { TicketEvent } from './ticket-events.js';
 
 /**
@@ -47,52 +47,38 @@ export const INITIAL_STATE: TicketState = { status: 'none' };
 
 /** Total: an event that does not fit the state leaves it unchanged rather than throwing. */
 export function evolve(state: TicketState, event: TicketEvent): TicketState {
-  const at = event.occurredAt;
+  if (event.type === 'ticket.received') {
+    const { ticketId, customerId, receivedAt, policyVersion } = event.data;
+    const clocks = evolveClocks([], event, receivedAt);
+    return { status: 'received', ticketId, customerId, receivedAt, clocks, policyVersion };
+  }
+  if (state.status === 'none') return state;
+  const clocks = evolveClocks(state.clocks, event, state.receivedAt);
   switch (event.type) {
-    case 'ticket.received': {
-      const { ticketId, customerId, receivedAt, policyVersion } = event.data;
-      const policy = policyByVersion(policyVersion);
-      // manual §3.1.2 (30 s first response) and §4.2 item 2 (15 min initial handling), from contact.
-      let clocks = startClock([], 'first-response', receivedAt, addMs(receivedAt, policy.firstResponseMs), policyVersion);
-      clocks = startClock(clocks, 'initial-handling', receivedAt, addMs(receivedAt, policy.initialHandlingMs), policyVersion);
-      return { status: 'received', ticketId, customerId, receivedAt, clocks, policyVersion };
-    }
     case 'ticket.classified': {
       if (state.status !== 'received' && state.status !== 'classified' && state.status !== 'assigned') return state;
-      const { category, serviceType, resolutionDueAt, policyVersion } = event.data;
-      let clocks = stopClock(state.clocks, 'first-response', at);
-      const resolution = clocks.find((c) => c.name === 'resolution');
-      clocks = resolution
-        ? clocks.map((c) => (c === resolution ? { ...c, dueAt: resolutionDueAt, policyVersion } : c))
-        : startClock(clocks, 'resolution', state.receivedAt, resolutionDueAt, policyVersion);
+      const { category, serviceType, resolutionDueAt } = event.data;
       const classification = { category, serviceType, resolutionDueAt };
       if (state.status === 'assigned') return { ...state, clocks, classification };
       return { ...state, status: 'classified', clocks, classification };
     }
-    case 'ticket.assigned': {
+    case 'ticket.assigned':
       if (state.status !== 'classified' && state.status !== 'assigned') return state;
-      return { ...state, status: 'assigned', agentId: event.data.agentId, clocks: stopClock(state.clocks, 'initial-handling', at) };
-    }
-    case 'ticket.resolved': {
+      return { ...state, status: 'assigned', agentId: event.data.agentId, clocks };
+    case 'ticket.resolved':
       if (state.status !== 'assigned') return state;
-      const { feedbackDueAt, policyVersion } = event.data;
-      let clocks = stopClock(state.clocks, 'resolution', at);
-      clocks = startClock(clocks, 'feedback', at, feedbackDueAt, policyVersion);
-      return { ...state, status: 'resolved', clocks, resolvedAt: at, feedbackDueAt };
-    }
+      return { ...state, status: 'resolved', clocks, resolvedAt: event.occurredAt, feedbackDueAt: event.data.feedbackDueAt };
     case 'ticket.fed-back': {
       if (state.status !== 'resolved') return state;
-      const { resolvedAt: _r, feedbackDueAt: _f, ...rest } = state;
-      return { ...rest, status: 'fed-back', clocks: stopClock(state.clocks, 'feedback', at) };
+      const { resolvedAt: _resolvedAt, feedbackDueAt: _feedbackDueAt, ...rest } = state;
+      return { ...rest, status: 'fed-back', clocks };
     }
-    case 'ticket.reopened': {
+    case 'ticket.reopened':
       if (state.status !== 'fed-back') return state;
-      return { ...state, status: 'assigned', agentId: event.data.agentId, clocks: resumeClock(state.clocks, 'resolution') };
-    }
+      return { ...state, status: 'assigned', agentId: event.data.agentId, clocks };
     case 'ticket.archived': {
-      if (state.status === 'none') return state;
       const { ticketId, customerId, receivedAt, policyVersion } = state;
-      return { status: 'archived', ticketId, customerId, receivedAt, policyVersion, clocks: stopAllClocks(state.clocks, at) };
+      return { status: 'archived', ticketId, customerId, receivedAt, policyVersion, clocks };
     }
     default: {
       const unknown: never = event;
