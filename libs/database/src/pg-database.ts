@@ -1,0 +1,149 @@
+import pg from 'pg';
+import { PgNotificationListener, type ReconnectDelays } from './pg-notification-listener.js';
+import type { SqlDatabase, SqlExecutor } from './sql-database.js';
+import { assertPlainSqlName } from './sql-names.js';
+import type { ConnectCallback, EventListener, PgModuleLookalike, PgPoolLookalike } from './typeorm-driver.js';
+
+export interface PgDatabaseOptions {
+  /** e.g. `postgres://postgres@127.0.0.1:5432/test` */
+  readonly connectionString: string;
+  /** Most pooled connections (the LISTEN connection comes on top). Default 10. */
+  readonly max?: number;
+  /**
+   * Comma-separated schemas set as `search_path` on every connection (pool, LISTEN and
+   * TypeORM alike), so unqualified table names resolve there — how tests isolate.
+   */
+  readonly searchPath?: string;
+  /** Shown in `pg_stat_activity`; the LISTEN connection appends `:listen`. Default `ticketflow`. */
+  readonly applicationName?: string;
+  /** Errors no caller awaits: an idle pooled connection dropped, a LISTEN reconnect failed. */
+  readonly onBackgroundError?: (error: Error) => void;
+  /** Backoff of the LISTEN connection's reconnects. Default 100 ms doubling up to 5 s. */
+  readonly listenReconnectDelays?: ReconnectDelays;
+}
+
+/** `SqlDatabase` on a real PostgreSQL through a `pg` pool. */
+export class PgDatabase implements SqlDatabase {
+  readonly kind = 'postgres';
+  readonly #pool: pg.Pool;
+  readonly #listener: PgNotificationListener;
+
+  constructor(options: PgDatabaseOptions) {
+    const applicationName = options.applicationName ?? 'ticketflow';
+    const connection: pg.ClientConfig = {
+      connectionString: options.connectionString,
+      ...(options.searchPath === undefined ? {} : { options: `-c search_path=${searchPathValue(options.searchPath)}` }),
+    };
+    const onBackgroundError = options.onBackgroundError ?? (() => undefined);
+    this.#pool = new pg.Pool({ ...connection, application_name: applicationName, max: options.max ?? 10 });
+    // pg-pool drops a connection that fails while idle; the next query opens a new one.
+    this.#pool.on('error', onBackgroundError);
+    this.#listener = new PgNotificationListener(
+      { ...connection, application_name: `${applicationName}:listen` },
+      options.listenReconnectDelays ?? { initialMs: 100, maxMs: 5_000 },
+      onBackgroundError,
+    );
+  }
+
+  async query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]> {
+    const result = await this.#pool.query(text, params as unknown[] | undefined);
+    return result.rows as Row[];
+  }
+
+  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    // When BEGIN, COMMIT or ROLLBACK itself fails the connection's state is unknown:
+    // releasing it with the error makes pg-pool discard it instead of reusing it.
+    let discardReason: Error | undefined;
+    const control = async (statement: 'BEGIN' | 'COMMIT' | 'ROLLBACK') => {
+      try {
+        await client.query(statement);
+      } catch (error) {
+        discardReason = error as Error;
+        throw error;
+      }
+    };
+    try {
+      await control('BEGIN');
+      const executor = new TransactionExecutor(client);
+      let result: T;
+      try {
+        result = await work(executor);
+      } catch (error) {
+        executor.finish();
+        await control('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+      executor.finish();
+      await control('COMMIT');
+      return result;
+    } finally {
+      client.release(discardReason);
+    }
+  }
+
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    return this.#listener.add(channel, onNotify);
+  }
+
+  /**
+   * A `pg` look-alike whose `Pool` is a view of this database's pool: TypeORM borrows the
+   * same connections (same search_path), and its `destroy()` leaves the pool open.
+   */
+  typeormDriver(): PgModuleLookalike {
+    const pool = this.#pool;
+    class SharedPool implements PgPoolLookalike {
+      readonly #attached: [string, EventListener][] = [];
+
+      connect(callback: ConnectCallback): void {
+        pool.connect(callback as unknown as Parameters<pg.Pool['connect']>[0]);
+      }
+
+      on(event: string, listener: EventListener): this {
+        pool.on(event as 'error', listener);
+        this.#attached.push([event, listener]);
+        return this;
+      }
+
+      removeListener(event: string, listener: EventListener): this {
+        pool.removeListener(event, listener);
+        return this;
+      }
+
+      async end(callback?: (error?: Error) => void): Promise<void> {
+        for (const [event, listener] of this.#attached) pool.removeListener(event, listener);
+        this.#attached.length = 0;
+        callback?.();
+      }
+    }
+    return { Pool: SharedPool };
+  }
+
+  async close(): Promise<void> {
+    await this.#listener.close();
+    await this.#pool.end();
+  }
+}
+
+class TransactionExecutor implements SqlExecutor {
+  #finished = false;
+
+  constructor(private readonly client: pg.PoolClient) {}
+
+  async query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]> {
+    if (this.#finished) throw new Error('transaction already finished: use the executor only inside its work');
+    const result = await this.client.query(text, params as unknown[] | undefined);
+    return result.rows as Row[];
+  }
+
+  finish(): void {
+    this.#finished = true;
+  }
+}
+
+function searchPathValue(searchPath: string): string {
+  return searchPath
+    .split(',')
+    .map((schema) => assertPlainSqlName('schema', schema.trim()))
+    .join(',');
+}

@@ -1,0 +1,21 @@
+/**
+ * Shared fixtures of the integration tests (style.md §12: the real servers, isolated by
+ * fresh schemas or stream ids; an absent server skips its suites in one line).
+ *
+ * - `describeWithPostgres(name, url => …)`: a suite that needs PostgreSQL (`DATABASE_URL`,
+ *   default `postgres://postgres@127.0.0.1:5432/test`).
+ * - `freshPgSchema(url?)`: an empty schema of the test file's own, `{ url, schema, drop() }`.
+ * - `freshPglite()`: an in-memory `PgliteDatabase` of the test file's own.
+ * - `requireServer('postgres')`, `isServerRequired(server)`: the underlying checks of
+ *   `TICKETFLOW_REQUIRE`, for suites that need their own wording.
+ */
+export {
+  describeWithPostgres,
+  freshPgSchema,
+  requireServer,
+  type FreshPgSchema,
+  type ServerAvailability,
+} from './postgres.js';
+export { freshPglite } from './pglite.js';
+export { DEFAULT_DATABASE_URL, postgresUrl } from './global-setup.js';
+export { isServerRequired, type TestServer } from './servers.js';
