@@ -25,6 +25,7 @@ const common = {
     '^#database$': '<rootDir>/libs/database/src/index.ts',
     '^#personal-data$': '<rootDir>/libs/personal-data/src/index.ts',
     '^#read-model$': '<rootDir>/libs/read-model/src/index.ts',
+    '^#platform$': '<rootDir>/libs/platform/src/index.ts',
     '^#test-support$': '<rootDir>/test/support/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
@@ -33,6 +34,8 @@ const common = {
 
 export default {
   maxWorkers: 2,
+  // Integration and e2e suites start PGlite, migrate and boot Nest: generous on a loaded 2-core machine.
+  testTimeout: 30_000,
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,test}/**/*.unit.spec.ts'] },

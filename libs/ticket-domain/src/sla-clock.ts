@@ -76,9 +76,13 @@ export function clockStateAt(clock: SlaClock, now: Date, policy: SlaPolicy): Clo
 }
 
 export function viewClocks(clocks: readonly SlaClock[], now: Date, policyOf: (version: string) => SlaPolicy): ClockView[] {
-  return clocks.map(({ policyVersion, ...clock }) => ({
-    ...clock,
-    state: clockStateAt({ ...clock, policyVersion }, now, policyOf(policyVersion)),
+  return clocks.map((clock) => ({
+    name: clock.name,
+    cycle: clock.cycle,
+    startedAt: clock.startedAt,
+    dueAt: clock.dueAt,
+    ...(clock.stoppedAt !== undefined ? { stoppedAt: clock.stoppedAt } : {}),
+    state: clockStateAt(clock, now, policyOf(clock.policyVersion)),
   }));
 }
 

@@ -1,0 +1,111 @@
+import { Global, Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import type { Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import { PersonalDataVault } from '#personal-data';
+import {
+  CLOCK,
+  CONFIG,
+  EVENT_STORE,
+  LOGGER,
+  Metrics,
+  ProjectorHealth,
+  PSEUDONYM_KEY,
+  SQL_DATABASE,
+  type Clock,
+  type Infrastructure,
+  type TicketflowConfig,
+} from '#platform';
+import { ReadModelWaiter } from '#read-model';
+import { WorkerModule } from '../../worker/src/worker.module.js';
+import { CommandInterceptor } from './commands/command.interceptor.js';
+import { HealthController } from './health/health.controller.js';
+import { IdempotencyStore } from './idempotency/idempotency.store.js';
+import { MetricsController } from './metrics/metrics.controller.js';
+import { ArchiveTicketController, ArchiveTicketHandler } from './tickets/archive-ticket/archive-ticket.js';
+import { AssignTicketController, AssignTicketHandler } from './tickets/assign-ticket/assign-ticket.js';
+import { ClassifyTicketController, ClassifyTicketHandler } from './tickets/classify-ticket/classify-ticket.js';
+import { OpenTicketController, OpenTicketHandler } from './tickets/open-ticket/open-ticket.js';
+import { PersonalFields } from './tickets/personal-fields.js';
+import { TicketPresenter } from './tickets/queries/ticket-presenter.js';
+import { TicketQueries } from './tickets/queries/ticket-queries.js';
+import { TicketsQueryController } from './tickets/queries/tickets-query.controller.js';
+import { RecordFeedbackController, RecordFeedbackHandler } from './tickets/record-feedback/record-feedback.js';
+import { ResolveTicketController, ResolveTicketHandler } from './tickets/resolve-ticket/resolve-ticket.js';
+import { TicketCommandRunner } from './tickets/ticket-command-runner.js';
+
+export interface AppDependencies {
+  readonly config: TicketflowConfig;
+  readonly infrastructure: Infrastructure;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+/** What every role shares: configuration, clock, logs, metrics and the opened infrastructure. */
+@Global()
+@Module({})
+class PlatformModule {
+  static register({ config, infrastructure, clock, log, metrics }: AppDependencies): DynamicModule {
+    const readModelRevision = async (ticketId: string): Promise<number | null> => {
+      const rows: Array<{ revision: number }> = await infrastructure.dataSource.query(`SELECT revision FROM tickets WHERE id = $1`, [ticketId]);
+      return rows[0]?.revision ?? null;
+    };
+    const providers: Provider[] = [
+      { provide: CONFIG, useValue: config },
+      { provide: CLOCK, useValue: clock },
+      { provide: LOGGER, useValue: log },
+      { provide: Metrics, useValue: metrics },
+      { provide: SQL_DATABASE, useValue: infrastructure.db },
+      { provide: DataSource, useValue: infrastructure.dataSource },
+      { provide: EVENT_STORE, useValue: infrastructure.eventStore },
+      { provide: PersonalDataVault, useValue: infrastructure.vault },
+      { provide: PSEUDONYM_KEY, useValue: infrastructure.pseudonymKey },
+      // With the projector in this process it announces what it applied; otherwise poll the row.
+      { provide: ReadModelWaiter, useValue: new ReadModelWaiter(readModelRevision, config.roles.has('projector') ? null : 50) },
+      ProjectorHealth,
+    ];
+    return { module: PlatformModule, providers, exports: providers };
+  }
+}
+
+const TICKET_CONTROLLERS = [
+  OpenTicketController,
+  ClassifyTicketController,
+  AssignTicketController,
+  ResolveTicketController,
+  RecordFeedbackController,
+  ArchiveTicketController,
+  TicketsQueryController,
+];
+
+const TICKET_PROVIDERS = [
+  TicketCommandRunner,
+  PersonalFields,
+  TicketQueries,
+  TicketPresenter,
+  CommandInterceptor,
+  OpenTicketHandler,
+  ClassifyTicketHandler,
+  AssignTicketHandler,
+  ResolveTicketHandler,
+  RecordFeedbackHandler,
+  ArchiveTicketHandler,
+];
+
+/** One process's application: the API when the `api` role is on, the worker roles when theirs are. */
+@Module({})
+export class AppModule {
+  static register(deps: AppDependencies): DynamicModule {
+    const api = deps.config.roles.has('api');
+    return {
+      module: AppModule,
+      imports: [PlatformModule.register(deps), CqrsModule.forRoot(), WorkerModule.register(deps.config)],
+      controllers: [HealthController, MetricsController, ...(api ? TICKET_CONTROLLERS : [])],
+      providers: [
+        ...(api ? TICKET_PROVIDERS : []),
+        { provide: IdempotencyStore, useFactory: (ds: DataSource) => new IdempotencyStore(ds), inject: [DataSource] },
+      ],
+    };
+  }
+}

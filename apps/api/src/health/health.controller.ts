@@ -1,0 +1,42 @@
+import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Response } from 'express';
+import type { SqlDatabase } from '#database';
+import { CONFIG, type TicketflowConfig, SQL_DATABASE, ProjectorHealth } from '#platform';
+import { problem } from '../http/problem.js';
+
+const DATABASE_CHECK_TIMEOUT_MS = 1_000;
+
+/**
+ * Liveness says the process answers; readiness covers only what this process's roles need
+ * (design.md): the database for every role, a running subscription for the projector.
+ */
+@ApiExcludeController()
+@Controller('health')
+export class HealthController {
+  constructor(
+    @Inject(SQL_DATABASE) private readonly db: SqlDatabase,
+    @Inject(CONFIG) private readonly config: TicketflowConfig,
+    private readonly projector: ProjectorHealth,
+  ) {}
+
+  @Get('live')
+  @HttpCode(200)
+  live(): { status: 'up' } {
+    return { status: 'up' };
+  }
+
+  @Get('ready')
+  async ready(@Res({ passthrough: true }) response: Response): Promise<unknown> {
+    const database = await Promise.race([
+      this.db.query('SELECT 1').then(() => 'up' as const),
+      new Promise<'down'>((resolve) => setTimeout(() => resolve('down'), DATABASE_CHECK_TIMEOUT_MS).unref()),
+    ]).catch(() => 'down' as const);
+    const checks: Record<string, string> = { database };
+    if (this.config.roles.has('projector')) checks.projector = this.projector.state;
+    const ready = database === 'up' && (checks.projector === undefined || checks.projector === 'running');
+    if (ready) return { status: 'ready', checks };
+    response.status(503).type('application/problem+json');
+    return problem('unavailable', 'not ready', { checks });
+  }
+}

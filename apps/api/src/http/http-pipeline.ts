@@ -1,0 +1,54 @@
+import type { INestApplication } from '@nestjs/common';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { requestContext, type Metrics } from '#platform';
+import { problem, ProblemException, validationProblem } from './problem.js';
+import { sendProblem } from './problem.filter.js';
+
+/** api.md: bodies over 64 KiB are 413. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/**
+ * What runs before Nest's router: the correlation id and its log context, request metrics and
+ * the one access-log line, the 64 KiB JSON body parser, and problem+json for everything the
+ * parser rejects (malformed JSON, too large, not JSON at all).
+ */
+export function installHttpPipeline(app: INestApplication, log: Logger, metrics: Metrics): void {
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const given = req.header('x-correlation-id');
+    const correlationId = given && CORRELATION_ID.test(given) ? given : uuidv7();
+    res.setHeader('X-Correlation-Id', correlationId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ method: req.method, route }, seconds);
+      requestContext.run({ correlationId }, () =>
+        log.info({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request'),
+      );
+    });
+    requestContext.run({ correlationId }, next);
+  });
+
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    const hasBody = Number(req.header('content-length') ?? 0) > 0 || req.header('transfer-encoding') !== undefined;
+    if (hasBody && !JSON_TYPE.test(req.header('content-type') ?? '')) {
+      return next(new ProblemException(problem('unsupported-media-type', 'send the body as application/json')));
+    }
+    next();
+  });
+  app.use(express.json({ limit: BODY_LIMIT_BYTES, strict: true, type: (req) => JSON_TYPE.test(String(req.headers['content-type'] ?? '')) }));
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    if (req.body === undefined) req.body = {};
+    if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
+      return next(new ProblemException(validationProblem([{ field: '', message: 'the body must be a JSON object' }])));
+    }
+    next();
+  });
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => sendProblem(res, error, log));
+}

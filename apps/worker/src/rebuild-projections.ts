@@ -1,0 +1,39 @@
+import { ConfigError, createLogger, loadConfig, openInfrastructure, systemClock } from '#platform';
+import { rebuildTicketsProjection } from '#read-model';
+import { API_ENTITIES, API_MIGRATIONS } from '../../api/src/create-app.js';
+
+/**
+ * `npm run projections:rebuild`: replays the event store from the start into fresh read-model
+ * tables, showing progress, and swaps them in. With PostgreSQL the service may keep running;
+ * in embedded mode (PGlite) stop it first — the data folder belongs to one process.
+ */
+const log = createLogger(process.env.LOG_LEVEL || 'info', process.stderr);
+try {
+  const config = loadConfig(process.env, { roles: 'projector' });
+  const infrastructure = await openInfrastructure({
+    config,
+    env: process.env,
+    clock: systemClock,
+    log,
+    entities: API_ENTITIES,
+    migrations: API_MIGRATIONS,
+  });
+  let lastReport = 0;
+  const { events } = await rebuildTicketsProjection({
+    dataSource: infrastructure.dataSource,
+    store: infrastructure.eventStore,
+    concurrentWriters: !config.embedded,
+    onProgress: ({ events, elapsedMs, phase }) => {
+      if (phase === 'replaying' && elapsedMs - lastReport < 1000) return;
+      lastReport = elapsedMs;
+      const rate = elapsedMs > 0 ? Math.round((events / elapsedMs) * 1000) : 0;
+      process.stderr.write(`tickets: ${phase} — ${events} events in ${(elapsedMs / 1000).toFixed(1)} s (${rate}/s)\n`);
+    },
+  });
+  process.stdout.write(`rebuilt the tickets read model from ${events} events\n`);
+  await infrastructure.close();
+} catch (error) {
+  if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+  else log.error({ err: error instanceof Error ? error.message : String(error) }, 'rebuild failed');
+  process.exit(1);
+}

@@ -1,0 +1,22 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { TicketflowConfig } from '#platform';
+import { TicketProjector } from '#read-model';
+import { ProjectorService, TICKET_PROJECTOR } from './projector.service.js';
+
+/**
+ * The worker roles (design.md): the projector now; the SLA watcher and the Kafka relay
+ * join here. Each role is switched on alone by TICKETFLOW_ROLES.
+ */
+@Module({})
+export class WorkerModule {
+  static register(config: TicketflowConfig): DynamicModule {
+    const providers = config.roles.has('projector')
+      ? [
+          { provide: TICKET_PROJECTOR, useFactory: (dataSource: DataSource) => new TicketProjector(dataSource), inject: [DataSource] },
+          ProjectorService,
+        ]
+      : [];
+    return { module: WorkerModule, providers };
+  }
+}

@@ -1,0 +1,59 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one process (api.md `/metrics`). */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'ticketflow_http_requests_total',
+    help: 'HTTP requests answered, by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpDuration = new Histogram({
+    name: 'ticketflow_http_request_duration_seconds',
+    help: 'HTTP request latency, by method and route',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly appends = new Counter({
+    name: 'ticketflow_event_store_appends_total',
+    help: 'Appends to the event store, by outcome (appended, duplicate, conflict)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly appendedEvents = new Counter({
+    name: 'ticketflow_event_store_appended_events_total',
+    help: 'Events appended to the event store',
+    registers: [this.registry],
+  });
+
+  readonly projectionLagEvents = new Gauge({
+    name: 'ticketflow_projection_lag_events',
+    help: 'Events in the store not yet applied by the projection',
+    labelNames: ['projection'] as const,
+    registers: [this.registry],
+  });
+
+  readonly projectionLagSeconds = new Gauge({
+    name: 'ticketflow_projection_lag_seconds',
+    help: 'Age of the oldest event not yet applied by the projection (0 when caught up)',
+    labelNames: ['projection'] as const,
+    registers: [this.registry],
+  });
+
+  readonly projectedEvents = new Counter({
+    name: 'ticketflow_projection_events_total',
+    help: 'Events applied by the projection',
+    labelNames: ['projection'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'ticketflow_' });
+  }
+}

@@ -1,0 +1,105 @@
+import type { EventEnvelope } from '#event-store';
+import { evolveClocks, isTicketEventType, type TicketEvent } from '#ticket-domain';
+import type { TicketRow } from './ticket-row.entity.js';
+
+export const TICKET_STREAM_PREFIX = 'ticket-';
+
+export function ticketIdOfStream(streamId: string): string {
+  return streamId.slice(TICKET_STREAM_PREFIX.length);
+}
+
+/** The event as the domain types it, or undefined for a type this code does not know. */
+export function asTicketEvent(envelope: EventEnvelope): TicketEvent | undefined {
+  if (!isTicketEventType(envelope.type)) return undefined;
+  return { type: envelope.type, schemaVersion: 1, occurredAt: envelope.occurredAt, data: envelope.data } as TicketEvent;
+}
+
+/**
+ * The ticket read model's evolve (style.md §9): the row after `envelope`, guarded by stream
+ * revision. An event at or below the row's revision was applied before and changes nothing;
+ * an event of a type this projection does not show still advances the revision, so the guard
+ * stays exact and read-your-writes can wait for any event.
+ */
+export function projectTicket(row: TicketRow | null, envelope: EventEnvelope): TicketRow | null {
+  if (row && envelope.revision <= row.revision) return row;
+  const expected = row ? row.revision + 1 : 0;
+  if (envelope.revision !== expected) {
+    throw new Error(`ticket projection: ${envelope.streamId} revision ${envelope.revision} arrived, expected ${expected}`);
+  }
+  const event = asTicketEvent(envelope);
+  const at = new Date(envelope.occurredAt);
+  const advanced = (r: TicketRow): TicketRow => ({ ...r, revision: envelope.revision, lastPosition: String(envelope.position), updatedAt: at });
+
+  if (event?.type === 'ticket.received') {
+    const d = event.data;
+    return {
+      id: d.ticketId,
+      revision: envelope.revision,
+      lastPosition: String(envelope.position),
+      status: 'received',
+      channel: d.channel,
+      customerId: d.customerId,
+      customer: d.customer,
+      description: d.description,
+      telephony: d.telephony ?? null,
+      category: null,
+      subcategory: null,
+      serviceType: null,
+      priority: null,
+      complexity: null,
+      impact: null,
+      sop: null,
+      department: null,
+      assignee: null,
+      resolution: null,
+      feedback: null,
+      clocks: evolveClocks([], event, d.receivedAt),
+      receivedAt: new Date(d.receivedAt),
+      updatedAt: at,
+    };
+  }
+  if (!row) throw new Error(`ticket projection: ${envelope.streamId} starts with ${envelope.type}`);
+  if (!event) return advanced(row);
+
+  const clocks = evolveClocks(row.clocks, event, row.receivedAt.toISOString());
+  const next = { ...advanced(row), clocks };
+  switch (event.type) {
+    case 'ticket.classified': {
+      const d = event.data;
+      return {
+        ...next,
+        status: row.status === 'received' ? 'classified' : row.status,
+        category: d.category,
+        subcategory: d.subcategory ?? null,
+        serviceType: d.serviceType,
+        priority: d.priority,
+        complexity: d.complexity,
+        impact: d.impact,
+        sop: d.sop,
+        department: d.department ?? row.department,
+      };
+    }
+    case 'ticket.assigned':
+      return { ...next, status: 'assigned', assignee: event.data.agentId, department: event.data.department ?? row.department };
+    case 'ticket.resolved': {
+      const { summary, method, followUp } = event.data;
+      return { ...next, status: 'resolved', resolution: { summary, method, ...(followUp ? { followUp } : {}), resolvedAt: event.occurredAt } };
+    }
+    case 'ticket.fed-back': {
+      const { satisfaction, resolvedConfirmed, comment } = event.data;
+      return {
+        ...next,
+        status: 'fed-back',
+        feedback: { satisfaction, resolvedConfirmed, ...(comment ? { comment } : {}), fedBackAt: event.occurredAt },
+      };
+    }
+    case 'ticket.reopened':
+      return { ...next, status: 'assigned', assignee: event.data.agentId };
+    case 'ticket.archived':
+      return { ...next, status: 'archived' };
+    default: {
+      const unknown: never = event;
+      return unknown;
+    }
+  }
+}

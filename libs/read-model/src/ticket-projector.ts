@@ -1,0 +1,147 @@
+import type { StoredEvent } from '#event-store';
+import type { DataSource, EntityManager } from 'typeorm';
+import { projectTicket, ticketIdOfStream, TICKET_STREAM_PREFIX } from './ticket-projection.js';
+import type { TicketRow } from './ticket-row.entity.js';
+
+export const TICKETS_PROJECTION = 'tickets';
+
+/** The checkpoint in the table is not the one this projector resumed from (a rebuild swapped it). */
+export class CheckpointMovedError extends Error {
+  constructor(readonly projection: string) {
+    super(`the checkpoint of projection ${projection} moved under this projector`);
+    this.name = 'CheckpointMovedError';
+  }
+}
+
+export interface AppliedRevision {
+  readonly ticketId: string;
+  readonly revision: number;
+}
+
+/** TicketRow property ↔ column, for the set-based SQL below. */
+const COLUMNS: ReadonlyArray<readonly [keyof TicketRow, string]> = [
+  ['id', 'id'],
+  ['revision', 'revision'],
+  ['lastPosition', 'last_position'],
+  ['status', 'status'],
+  ['channel', 'channel'],
+  ['customerId', 'customer_id'],
+  ['customer', 'customer'],
+  ['description', 'description'],
+  ['telephony', 'telephony'],
+  ['category', 'category'],
+  ['subcategory', 'subcategory'],
+  ['serviceType', 'service_type'],
+  ['priority', 'priority'],
+  ['complexity', 'complexity'],
+  ['impact', 'impact'],
+  ['sop', 'sop'],
+  ['department', 'department'],
+  ['assignee', 'assignee'],
+  ['resolution', 'resolution'],
+  ['feedback', 'feedback'],
+  ['clocks', 'clocks'],
+  ['receivedAt', 'received_at'],
+  ['updatedAt', 'updated_at'],
+];
+
+function fromRecord(record: Record<string, unknown>): TicketRow {
+  const row: Record<string, unknown> = {};
+  for (const [property, column] of COLUMNS) row[property] = record[column];
+  row.lastPosition = String(record.last_position);
+  row.receivedAt = new Date(record.received_at as string | Date);
+  row.updatedAt = new Date(record.updated_at as string | Date);
+  return row as unknown as TicketRow;
+}
+
+function toRecord(row: TicketRow): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (const [property, column] of COLUMNS) record[column] = row[property];
+  return record;
+}
+
+/**
+ * Applies batches of events to the ticket read model: rows and checkpoint commit in one
+ * transaction, rows are written set-based (one upsert per batch), and the checkpoint row is
+ * locked and compared first so a projector whose checkpoint was moved (by a rebuild) stops
+ * instead of writing over it.
+ */
+export class TicketProjector {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly options: { readonly table?: string; readonly name?: string } = {},
+  ) {}
+
+  get name(): string {
+    return this.options.name ?? TICKETS_PROJECTION;
+  }
+
+  private get table(): string {
+    return this.options.table ?? 'tickets';
+  }
+
+  async checkpoint(): Promise<string | null> {
+    const rows: Array<{ checkpoint: string | null }> = await this.dataSource.query(
+      `SELECT checkpoint FROM projection_checkpoints WHERE name = $1`,
+      [this.name],
+    );
+    return rows[0]?.checkpoint ?? null;
+  }
+
+  /**
+   * @param resumedFrom the checkpoint this projector read the batch after; the batch is refused
+   *   with CheckpointMovedError when the stored one differs.
+   */
+  async apply(batch: readonly StoredEvent[], resumedFrom: string | null): Promise<AppliedRevision[]> {
+    if (batch.length === 0) return [];
+    return this.dataSource.transaction((manager) => this.applyIn(manager, batch, resumedFrom));
+  }
+
+  /** The same, inside a transaction the caller holds (the rebuild's swap). */
+  async applyIn(manager: EntityManager, batch: readonly StoredEvent[], resumedFrom: string | null): Promise<AppliedRevision[]> {
+    const locked: Array<{ checkpoint: string | null }> = await manager.query(
+      `SELECT checkpoint FROM projection_checkpoints WHERE name = $1 FOR UPDATE`,
+      [this.name],
+    );
+    if ((locked[0]?.checkpoint ?? null) !== resumedFrom) throw new CheckpointMovedError(this.name);
+
+    const ticketEvents = batch.filter((e) => e.event.streamId.startsWith(TICKET_STREAM_PREFIX));
+    const ids = [...new Set(ticketEvents.map((e) => ticketIdOfStream(e.event.streamId)))];
+    const rows = new Map<string, TicketRow>();
+    if (ids.length > 0) {
+      const records: Array<Record<string, unknown>> = await manager.query(
+        `SELECT * FROM ${this.table} WHERE id = ANY($1::uuid[]) FOR UPDATE`,
+        [ids],
+      );
+      for (const record of records) rows.set(record.id as string, fromRecord(record));
+    }
+    const changed = new Map<string, TicketRow>();
+    for (const { event } of ticketEvents) {
+      const id = ticketIdOfStream(event.streamId);
+      const before = rows.get(id) ?? null;
+      const after = projectTicket(before, event);
+      if (after && after !== before) {
+        rows.set(id, after);
+        changed.set(id, after);
+      }
+    }
+    if (changed.size > 0) {
+      const assignments = COLUMNS.filter(([, c]) => c !== 'id')
+        .map(([, c]) => `${c} = EXCLUDED.${c}`)
+        .join(', ');
+      await manager.query(
+        `INSERT INTO ${this.table}
+         SELECT * FROM jsonb_populate_recordset(NULL::${this.table}, $1::jsonb)
+         ON CONFLICT (id) DO UPDATE SET ${assignments}`,
+        [JSON.stringify([...changed.values()].map(toRecord))],
+      );
+    }
+    const last = batch[batch.length - 1]!.checkpoint;
+    await manager.query(
+      `INSERT INTO projection_checkpoints (name, checkpoint, updated_at) VALUES ($1, $2, now())
+       ON CONFLICT (name) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, updated_at = EXCLUDED.updated_at`,
+      [this.name, last],
+    );
+    return [...changed.values()].map((r) => ({ ticketId: r.id, revision: r.revision }));
+  }
+}

@@ -1,0 +1,100 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { SealedCustomer, SealedValue, SlaClock, Telephony, TicketStatus } from '#ticket-domain';
+
+export interface ResolutionView {
+  readonly summary: SealedValue;
+  readonly method: string;
+  readonly followUp?: SealedValue;
+  readonly resolvedAt: string;
+}
+
+export interface FeedbackView {
+  readonly satisfaction: number;
+  readonly resolvedConfirmed: boolean;
+  readonly comment?: SealedValue;
+  readonly fedBackAt: string;
+}
+
+/**
+ * The ticket read model: one row per ticket, personal fields still sealed (nothing on disk
+ * holds them in clear). `revision` guards the projection: an event at or below it is
+ * already applied, so running an event twice changes nothing.
+ */
+@Entity({ name: 'tickets' })
+@Index('tickets_by_received', ['receivedAt', 'id'])
+@Index('tickets_by_status', ['status', 'receivedAt', 'id'])
+@Index('tickets_by_category', ['category', 'receivedAt', 'id'])
+@Index('tickets_by_assignee', ['assignee', 'receivedAt', 'id'])
+@Index('tickets_by_customer', ['customerId', 'receivedAt', 'id'])
+export class TicketRow {
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Column('int')
+  revision: number;
+
+  /** Global position of the last applied event (bigint, as a string). */
+  @Column('bigint', { name: 'last_position' })
+  lastPosition: string;
+
+  @Column('text')
+  status: TicketStatus;
+
+  @Column('text')
+  channel: string;
+
+  @Column('text', { name: 'customer_id' })
+  customerId: string;
+
+  @Column('jsonb')
+  customer: SealedCustomer;
+
+  @Column('jsonb')
+  description: SealedValue;
+
+  @Column('jsonb', { nullable: true })
+  telephony: Telephony | null;
+
+  @Column('text', { nullable: true })
+  category: string | null;
+
+  @Column('text', { nullable: true })
+  subcategory: string | null;
+
+  @Column('text', { name: 'service_type', nullable: true })
+  serviceType: string | null;
+
+  @Column('text', { nullable: true })
+  priority: string | null;
+
+  @Column('text', { nullable: true })
+  complexity: string | null;
+
+  @Column('text', { nullable: true })
+  impact: string | null;
+
+  @Column('text', { nullable: true })
+  sop: string | null;
+
+  @Column('text', { nullable: true })
+  department: string | null;
+
+  @Column('text', { nullable: true })
+  assignee: string | null;
+
+  @Column('jsonb', { nullable: true })
+  resolution: ResolutionView | null;
+
+  @Column('jsonb', { nullable: true })
+  feedback: FeedbackView | null;
+
+  @Column('jsonb')
+  clocks: SlaClock[];
+
+  @Column('timestamptz', { name: 'received_at' })
+  receivedAt: Date;
+
+  @Column('timestamptz', { name: 'updated_at' })
+  updatedAt: Date;
+}
+

@@ -1,0 +1,70 @@
+import type { INestApplication } from '@nestjs/common';
+import { Writable } from 'node:stream';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SqlDatabase } from '#database';
+import { Metrics, createLogger, loadConfig, openInfrastructure, type Infrastructure, type TicketflowConfig } from '#platform';
+import { API_ENTITIES, API_MIGRATIONS, createApp } from '../../apps/api/src/create-app.js';
+import { TestClock } from './test-clock.js';
+
+/** A fixed master key: tests must not depend on a generated one. */
+export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+
+export interface TestApp {
+  readonly app: INestApplication;
+  readonly http: ReturnType<INestApplication['getHttpServer']>;
+  readonly infrastructure: Infrastructure;
+  readonly config: TicketflowConfig;
+  readonly clock: TestClock;
+  /** Every structured log line the app wrote. */
+  readonly logs: Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole application (API and projector in one process, as `npm start` runs it) on a
+ * database the test made, with a test clock and captured logs.
+ */
+export async function startTestApp(options: {
+  readonly db: SqlDatabase;
+  readonly clock?: TestClock;
+  readonly env?: Record<string, string>;
+}): Promise<TestApp> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'ticketflow-test-'));
+  const env = { TICKETFLOW_MASTER_KEY: TEST_MASTER_KEY, TICKETFLOW_DATA_DIR: dataDir, ...options.env };
+  const config = loadConfig(env);
+  const clock = options.clock ?? new TestClock();
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const log = createLogger('info', sink);
+  const infrastructure = await openInfrastructure({
+    config,
+    env,
+    clock,
+    log,
+    entities: API_ENTITIES,
+    migrations: API_MIGRATIONS,
+    db: options.db,
+  });
+  const app = await createApp({ config, infrastructure, clock, log, metrics: new Metrics() });
+  await app.init();
+  return {
+    app,
+    http: app.getHttpServer(),
+    infrastructure,
+    config,
+    clock,
+    logs,
+    async close() {
+      await app.close();
+      await infrastructure.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
