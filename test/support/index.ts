@@ -6,6 +6,7 @@
  *   default `postgres://postgres@127.0.0.1:5432/test`).
  * - `freshPgSchema(url?)`: an empty schema of the test file's own, `{ url, schema, drop() }`.
  * - `freshPglite()`: an in-memory `PgliteDatabase` of the test file's own.
+ * - `eventually(assertion)`, `pause(ms)`, `DATABASE_HOOK_TIMEOUT_MS`: waiting for asynchronous effects.
  * - `requireServer('postgres')`, `isServerRequired(server)`: the underlying checks of
  *   `TICKETFLOW_REQUIRE`, for suites that need their own wording.
  */
@@ -19,3 +20,4 @@ export {
 export { freshPglite } from './pglite.js';
 export { DEFAULT_DATABASE_URL, postgresUrl } from './global-setup.js';
 export { isServerRequired, type TestServer } from './servers.js';
+export { DATABASE_HOOK_TIMEOUT_MS, eventually, pause } from './timing.js';

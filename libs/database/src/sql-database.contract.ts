@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
+import { DATABASE_HOOK_TIMEOUT_MS, eventually, pause } from '#test-support';
 import type { SqlDatabase, SqlExecutor } from './sql-database.js';
 
 /**
@@ -13,11 +14,11 @@ export function sqlDatabaseContract(name: string, openDatabase: () => Promise<Sq
 
     beforeAll(async () => {
       db = await openDatabase();
-    });
+    }, DATABASE_HOOK_TIMEOUT_MS);
 
     afterAll(async () => {
       await db.close();
-    });
+    }, DATABASE_HOOK_TIMEOUT_MS);
 
     it('returns int8 as a string, and booleans and jsonb as values', async () => {
       const rows = await db.query('SELECT 9007199254740993::int8 AS big, $1::boolean AS flag, $2::jsonb AS doc', [
@@ -144,22 +145,4 @@ export function sqlDatabaseContract(name: string, openDatabase: () => Promise<Sq
       expect(await db.query('SELECT label, flag FROM typeorm_shared')).toEqual([{ label: 'typeorm', flag: false }]);
     });
   });
-}
-
-export function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Retries `assertion` until it passes or `timeoutMs` elapses (then rethrows its failure). */
-export async function eventually(assertion: () => void | Promise<void>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await assertion();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await pause(10);
-    }
-  }
 }

@@ -1,10 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
-import { describeWithPostgres, freshPglite, freshPgSchema, type FreshPgSchema } from '#test-support';
+import {
+  DATABASE_HOOK_TIMEOUT_MS,
+  describeWithPostgres,
+  eventually,
+  freshPglite,
+  freshPgSchema,
+  pause,
+  type FreshPgSchema,
+} from '#test-support';
 import { PgDatabase } from './pg-database.js';
 import type { PgliteDatabase } from './pglite-database.js';
-import { eventually, pause, sqlDatabaseContract } from './sql-database.contract.js';
+import { sqlDatabaseContract } from './sql-database.contract.js';
 
 sqlDatabaseContract('PgliteDatabase', () => freshPglite());
 
@@ -13,11 +21,11 @@ describe('PgliteDatabase, its one lease', () => {
 
   beforeAll(async () => {
     db = await freshPglite();
-  });
+  }, DATABASE_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     await db.close();
-  });
+  }, DATABASE_HOOK_TIMEOUT_MS);
 
   it('throws instead of waiting for ever when called from inside its own transaction', async () => {
     await expect(db.transaction(() => db.query('SELECT 1'))).rejects.toThrow(/inside its own transaction/);
@@ -70,11 +78,11 @@ describeWithPostgres('PgDatabase', (url) => {
 
   beforeAll(async () => {
     schema = await freshPgSchema(url);
-  });
+  }, DATABASE_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     await schema.drop();
-  });
+  }, DATABASE_HOOK_TIMEOUT_MS);
 
   sqlDatabaseContract('contract', async () =>
     new PgDatabase({ connectionString: url, searchPath: schema.schema, max: 5 }),

@@ -1,0 +1,3 @@
+export * from './event-store.port.js';
+export * from './envelope.js';
+export { EVENTS_CHANNEL, PostgresEventStore, type PostgresEventStoreOptions } from './postgres-event-store.js';

@@ -1,0 +1,106 @@
+import type { Checkpoint, StoredEvent, Subscription } from './event-store.port.js';
+
+export interface PollingSubscriptionSource {
+  /** The next batch after `from` (empty when caught up). */
+  readBatch(from: Checkpoint | null): Promise<StoredEvent[]>;
+  /** Calls `wake` when new events may be readable; resolves to a function that stops it. */
+  onWakeUp(wake: () => void): Promise<() => Promise<void>>;
+}
+
+export interface PollingSubscriptionOptions {
+  readonly pollIntervalMs: number;
+  /** Pause before retrying a batch whose handler (or read) failed. */
+  readonly retryPauseMs: number;
+  readonly onError: (error: unknown) => void;
+}
+
+/**
+ * Reads batches from a checkpoint and hands them to `handle` one at a time, awaiting
+ * each. Between batches it sleeps until a wake-up or the poll interval, whichever comes
+ * first; polling alone is enough for correctness, wake-ups only cut latency. A failing
+ * handler gets the same batch again after a pause, so it must be idempotent.
+ */
+export class PollingSubscription implements Subscription {
+  readonly #running: Promise<void>;
+  #stopped = false;
+  #wakeRequested = false;
+  #interruptSleep: (() => void) | undefined;
+
+  constructor(
+    private readonly source: PollingSubscriptionSource,
+    from: Checkpoint | null,
+    private readonly handle: (batch: readonly StoredEvent[]) => Promise<void>,
+    private readonly options: PollingSubscriptionOptions,
+  ) {
+    this.#running = this.#run(from);
+  }
+
+  /** Do not await this inside the handler: it waits for the handler to return. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#interruptSleep?.();
+    await this.#running;
+  }
+
+  readonly #wake = (): void => {
+    this.#wakeRequested = true;
+    this.#interruptSleep?.();
+  };
+
+  async #run(from: Checkpoint | null): Promise<void> {
+    let checkpoint = from;
+    const stopWakeUps = await this.source.onWakeUp(this.#wake).catch((error: unknown) => {
+      this.#report(error);
+      return async () => undefined;
+    });
+    try {
+      while (!this.#stopped) {
+        // Cleared before reading: a wake-up arriving during the read triggers another read.
+        this.#wakeRequested = false;
+        let batch: StoredEvent[];
+        try {
+          batch = await this.source.readBatch(checkpoint);
+        } catch (error) {
+          this.#report(error);
+          await this.#sleep(this.options.retryPauseMs, { wakeable: false });
+          continue;
+        }
+        if (this.#stopped) break;
+        if (batch.length === 0) {
+          if (!this.#wakeRequested) await this.#sleep(this.options.pollIntervalMs, { wakeable: true });
+          continue;
+        }
+        try {
+          await this.handle(batch);
+          checkpoint = batch[batch.length - 1]!.checkpoint;
+        } catch (error) {
+          this.#report(error);
+          await this.#sleep(this.options.retryPauseMs, { wakeable: false });
+        }
+      }
+    } finally {
+      await stopWakeUps().catch((error: unknown) => this.#report(error));
+    }
+  }
+
+  #sleep(ms: number, { wakeable }: { readonly wakeable: boolean }): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.#stopped) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        this.#interruptSleep = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#interruptSleep = wakeable ? done : () => this.#stopped && done();
+    });
+  }
+
+  #report(error: unknown): void {
+    try {
+      this.options.onError(error);
+    } catch {
+      // An error reporter that fails must not end the subscription.
+    }
+  }
+}
