@@ -1,10 +1,14 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { EventStore, StoredEvent, Subscription } from '#event-store';
-import { Metrics, EVENT_STORE, LOGGER, ProjectorHealth } from '#platform';
+import { CLOCK, EVENT_STORE, LOGGER, Metrics, ProjectorHealth, type Clock } from '#platform';
 import { CheckpointMovedError, ReadModelWaiter, TicketProjector, TICKET_STREAM_PREFIX } from '#read-model';
 
 export const TICKET_PROJECTOR = Symbol('TicketProjector');
+
+const LAG_INTERVAL_MS = 5_000;
+/** Counting stops here: the gauge then says "at least this many behind" at a bounded cost. */
+const LAG_COUNT_CAP = 1_000;
 
 /**
  * The projector role: follows the event store from the tickets projection's checkpoint and
@@ -15,6 +19,7 @@ export const TICKET_PROJECTOR = Symbol('TicketProjector');
 export class ProjectorService implements OnApplicationBootstrap, OnApplicationShutdown {
   private subscription?: Subscription;
   private stopped = false;
+  private lagTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -23,16 +28,33 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
     private readonly health: ProjectorHealth,
     private readonly metrics: Metrics,
     @Inject(LOGGER) private readonly log: Logger,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     this.health.state = 'starting';
     await this.start();
+    this.lagTimer = setInterval(() => void this.measureLag().catch(() => undefined), LAG_INTERVAL_MS);
+    this.lagTimer.unref();
+    await this.measureLag().catch(() => undefined);
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.lagTimer);
     await this.subscription?.stop();
+  }
+
+  /**
+   * Projection lag (api.md `/metrics`): the events after the checkpoint, counted up to
+   * LAG_COUNT_CAP, and the age of the oldest of them — zero when caught up.
+   */
+  private async measureLag(): Promise<void> {
+    const behind = await this.store.readAll(await this.projector.checkpoint(), { limit: LAG_COUNT_CAP, streamPrefix: TICKET_STREAM_PREFIX });
+    const oldest = behind[0]?.event;
+    const labels = { projection: this.projector.name };
+    this.metrics.projectionLagEvents.set(labels, behind.length);
+    this.metrics.projectionLagSeconds.set(labels, oldest ? Math.max(0, (this.clock.now().getTime() - Date.parse(oldest.recordedAt)) / 1000) : 0);
   }
 
   private async start(): Promise<void> {
@@ -46,8 +68,6 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
         position = batch[batch.length - 1]!.checkpoint;
         this.waiter.announce(applied);
         this.metrics.projectedEvents.inc({ projection: this.projector.name }, batch.length);
-        const newest = batch[batch.length - 1]!.event;
-        this.metrics.projectionLagSeconds.set({ projection: this.projector.name }, Math.max(0, (Date.now() - Date.parse(newest.recordedAt)) / 1000));
         if (failing) this.log.info({ projection: this.projector.name }, 'projection recovered');
         failing = false;
         this.health.state = 'running';
