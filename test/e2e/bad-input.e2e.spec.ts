@@ -1,13 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { freshPglite } from '#test-support';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { describeOnEachDatabase, type TestDatabase } from '../support/test-databases.js';
 
 /**
  * Every rejection is a problem+json answer naming what was wrong, and appends nothing
  * (api.md "Conventions", the issue's "Bad input").
  */
-describe('bad input is refused clearly and loses nothing (PGlite)', () => {
+describeOnEachDatabase('bad input is refused clearly and loses nothing', (makeDatabase) => {
   let t: TestApp;
   let ticketId: string;
 
@@ -28,14 +28,15 @@ describe('bad input is refused clearly and loses nothing (PGlite)', () => {
     return response.body as Record<string, unknown>;
   }
 
+  let database: TestDatabase;
   beforeAll(async () => {
-    t = await startTestApp({ db: await freshPglite() });
+    database = await makeDatabase();
+    t = await startTestApp({ db: database.db });
     ticketId = (await request(t.http).post('/v1/tickets').send(valid).expect(201)).body.ticketId;
   });
   afterAll(async () => {
-    const db = t.infrastructure.db;
-    await t.close();
-    await db.close();
+    await t?.close();
+    await database?.dispose();
   });
 
   const post = (path: string, body: unknown) => () => request(t.http).post(path).send(body as object);

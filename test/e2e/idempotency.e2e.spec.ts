@@ -1,20 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { freshPglite } from '#test-support';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { describeOnEachDatabase, type TestDatabase } from '../support/test-databases.js';
 
-describe('Idempotency-Key (PGlite)', () => {
+describeOnEachDatabase('Idempotency-Key', (makeDatabase) => {
   let t: TestApp;
   const eventCount = async () => (await t.infrastructure.eventStore.readAll(null, { limit: 100_000 })).length;
   const body = { channel: 'online', customer: { name: 'Wang Fang', email: 'wang@example.com' }, description: 'Refund?' };
 
+  let database: TestDatabase;
   beforeAll(async () => {
-    t = await startTestApp({ db: await freshPglite() });
+    database = await makeDatabase();
+    t = await startTestApp({ db: database.db });
   });
   afterAll(async () => {
-    const db = t.infrastructure.db;
-    await t.close();
-    await db.close();
+    await t?.close();
+    await database?.dispose();
   });
 
   it('replays the first answer for the same key and body and appends nothing', async () => {

@@ -1,20 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { verifyChain, type EventEnvelope } from '#event-store';
-import { freshPglite } from '#test-support';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { describeOnEachDatabase, type TestDatabase } from '../support/test-databases.js';
 
 const HOUR = 3_600_000;
 
-describe('a ticket worked through its whole life over REST (PGlite)', () => {
+describeOnEachDatabase('a ticket worked through its whole life over REST', (makeDatabase) => {
   let t: TestApp;
+  let database: TestDatabase;
   beforeAll(async () => {
-    t = await startTestApp({ db: await freshPglite() });
+    database = await makeDatabase();
+    t = await startTestApp({ db: database.db });
   });
   afterAll(async () => {
-    const db = t.infrastructure.db;
-    await t.close();
-    await db.close();
+    await t?.close();
+    await database?.dispose();
   });
 
   const open = (body: Record<string, unknown> = {}) =>
