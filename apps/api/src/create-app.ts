@@ -6,6 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { NestPinoLogger } from '#platform';
 import { AppModule, type AppDependencies } from './app.module.js';
 import { installHttpPipeline } from './http/http-pipeline.js';
+import { describeProblems } from './http/openapi.js';
 import { ProblemFilter } from './http/problem.filter.js';
 import { createValidationPipe } from './http/validation.js';
 import { IdempotencyRecord, IdempotencyRecords1764320000001 } from './idempotency/idempotency-record.entity.js';
@@ -27,7 +28,7 @@ export async function createApp(deps: AppDependencies): Promise<INestApplication
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemFilter(deps.log));
 
-  const document = SwaggerModule.createDocument(
+  const document = describeProblems(SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('Ticketflow')
@@ -35,7 +36,7 @@ export async function createApp(deps: AppDependencies): Promise<INestApplication
       .setVersion('1')
       .addBearerAuth()
       .build(),
-  );
+  ));
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json' });
   return app;
 }

@@ -48,7 +48,30 @@ export function installHttpPipeline(app: INestApplication, log: Logger, metrics:
     if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
       return next(new ProblemException(validationProblem([{ field: '', message: 'the body must be a JSON object' }])));
     }
+    const unstorable = [...unstorableStrings(req.body, ''), ...unstorableStrings(req.query, '')];
+    if (unstorable.length > 0) {
+      return next(
+        new ProblemException(validationProblem(unstorable.map((field) => ({ field, message: 'must not contain NUL characters or unpaired surrogates' })))),
+      );
+    }
     next();
   });
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => sendProblem(res, error, log));
+}
+
+/**
+ * PostgreSQL cannot store NUL in text or jsonb, and an unpaired UTF-16 surrogate has no UTF-8
+ * form: either would fail deep in the database as a 500. They are refused at the door instead,
+ * naming the field, whatever field they hide in.
+ */
+function unstorableStrings(value: unknown, path: string): string[] {
+  if (typeof value === 'string') return value.includes('\u0000') || !value.isWellFormed() ? [path] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => unstorableStrings(v, `${path}[${i}]`));
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value).flatMap(([k, v]) => [
+      ...(k.includes('\u0000') || !k.isWellFormed() ? [path ? `${path}.${k}` : k] : []),
+      ...unstorableStrings(v, path ? `${path}.${k}` : k),
+    ]);
+  }
+  return [];
 }

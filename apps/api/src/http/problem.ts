@@ -67,8 +67,12 @@ export class StaleRevisionError extends Error {
   }
 }
 
-/** Error codes and messages that mean the database is unreachable, not that the request is wrong. */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300']);
+/**
+ * Error codes and messages that mean the database is unreachable, not that the request is wrong.
+ * 57P04: the database was dropped. A database closed to connections (`ALLOW_CONNECTIONS false`)
+ * refuses with the catch-all SQLSTATE 55000, so only its message tells it apart.
+ */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '57P04', '53300']);
 
 export function isUnavailable(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
@@ -76,7 +80,7 @@ export function isUnavailable(error: unknown): boolean {
   if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
   return (
     typeof message === 'string' &&
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection .*closed/i.test(message)
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection .*closed|is not currently accepting connections/i.test(message)
   );
 }
 
