@@ -32,6 +32,7 @@ export class PgDatabase implements SqlDatabase {
     const applicationName = options.applicationName ?? 'ticketflow';
     const connection: pg.ClientConfig = {
       connectionString: options.connectionString,
+      types: { getTypeParser: int8AsText },
       ...(options.searchPath === undefined ? {} : { options: `-c search_path=${searchPathValue(options.searchPath)}` }),
     };
     const onBackgroundError = options.onBackgroundError ?? (() => undefined);
@@ -56,11 +57,17 @@ export class PgDatabase implements SqlDatabase {
     // releasing it with the error makes pg-pool discard it instead of reusing it.
     let discardReason: Error | undefined;
     const control = async (statement: 'BEGIN' | 'COMMIT' | 'ROLLBACK') => {
+      let result: pg.QueryResult;
       try {
-        await client.query(statement);
+        result = await client.query(statement);
       } catch (error) {
         discardReason = error as Error;
         throw error;
+      }
+      // PostgreSQL answers COMMIT of a transaction aborted by a failed statement (whose
+      // error the work swallowed) with ROLLBACK and no error; PGlite throws here too.
+      if (statement === 'COMMIT' && result.command === 'ROLLBACK') {
+        throw new Error('transaction rolled back: a statement in it failed');
       }
     };
     try {
@@ -147,3 +154,11 @@ function searchPathValue(searchPath: string): string {
     .map((schema) => assertPlainSqlName('schema', schema.trim()))
     .join(',');
 }
+
+const INT8_OID = 20;
+
+/** The contract's int8-as-string, whatever a neighbour sets in pg's global type parsers. */
+const int8AsText = ((oid: number, format?: 'text' | 'binary') =>
+  oid === INT8_OID && format !== 'binary'
+    ? (text: string) => text
+    : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser;

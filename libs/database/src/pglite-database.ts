@@ -53,7 +53,7 @@ export class PgliteDatabase implements SqlDatabase {
       // pg returns int8 as a string (it may exceed 2^53); PGlite would return a number.
       parsers: { [types.INT8]: (text: string) => text },
       // As pg does: send a boolean parameter as its text and let PostgreSQL's boolean input
-      // judge it (TypeORM sends 1/0; typeorm-pglite maps these the same way).
+      // judge it, so TypeORM's 1/0 read as true/false (typeorm-pglite maps them itself).
       serializers: { [types.BOOL]: serializeBoolean },
     });
     return new PgliteDatabase(pglite);
@@ -108,21 +108,24 @@ export class PgliteDatabase implements SqlDatabase {
    * holder left open, so it cannot swallow the next holder's statements).
    */
   typeormDriver(): PgModuleLookalike {
-    const database = this;
+    const lease = this.#lease;
+    const pglite = this.#pglite;
+    const isClosed = () => this.#closed;
+    const rollBackLeftoverTransaction = () => this.#rollBackLeftoverTransaction();
     class PgliteLeasePool extends EventEmitter implements PgPoolLookalike {
       constructor(_connectionOptions?: unknown) {
         super();
       }
 
       connect(callback: ConnectCallback): void {
-        database.#lease.acquire().then((releaseLease) => {
-          if (database.#closed) {
+        void lease.acquire().then((releaseLease) => {
+          if (isClosed()) {
             releaseLease();
             callback(new Error('database closed'), undefined, () => undefined);
             return;
           }
-          const client = new PgliteLeaseClient(database.#pglite, async () => {
-            await database.#rollBackLeftoverTransaction().catch(() => undefined);
+          const client = new PgliteLeaseClient(pglite, async () => {
+            await rollBackLeftoverTransaction().catch(() => undefined);
             releaseLease();
           });
           callback(undefined, client, (error) => client.release(error));

@@ -41,6 +41,17 @@ export function sqlDatabaseContract(name: string, openDatabase: () => Promise<Sq
       expect(await db.query('SELECT label FROM commit_rollback')).toEqual([{ label: 'kept' }]);
     });
 
+    it('rejects a transaction that swallowed a failed statement, which PostgreSQL rolled back', async () => {
+      await db.query('CREATE TABLE swallowed_failure (label text NOT NULL)');
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query("INSERT INTO swallowed_failure VALUES ('lost')");
+          await tx.query('SELECT 1 / 0').catch(() => undefined);
+        }),
+      ).rejects.toThrow();
+      expect(await db.query('SELECT label FROM swallowed_failure')).toEqual([]);
+    });
+
     it('never lets interleaved transactions or reads see another transaction’s uncommitted rows', async () => {
       await db.query('CREATE TABLE interleaved (owner int NOT NULL, doomed boolean NOT NULL)');
       const rounds = 12;

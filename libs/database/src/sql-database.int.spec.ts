@@ -101,6 +101,18 @@ describeWithPostgres('PgDatabase', (url) => {
     }
   });
 
+  it('keeps int8 a string even when something sets pg’s global int8 parser', async () => {
+    const db = new PgDatabase({ connectionString: url, searchPath: schema.schema });
+    const globalInt8Parser = pg.types.getTypeParser(20, 'text');
+    pg.types.setTypeParser(20, (text: string) => Number(text));
+    try {
+      expect(await db.query('SELECT 7::int8 AS n')).toEqual([{ n: '7' }]);
+    } finally {
+      pg.types.setTypeParser(20, globalInt8Parser);
+      await db.close();
+    }
+  });
+
   it('reconnects its LISTEN connection after the server drops it, and listens again', async () => {
     const applicationName = `listen_test_${process.pid}_${Date.now()}`;
     const backgroundErrors: Error[] = [];

@@ -36,6 +36,7 @@ describe('PostgresEventStore on PGlite, around a transaction', () => {
     const { db } = fixture();
     const store = new PostgresEventStore(db, { now: () => new Date('2031-07-04T12:00:00.001Z') });
     const { events } = await store.append(`clock-${uuidv7()}`, [newEvent()], { expectedRevision: 'no-stream' });
+    await store.close();
     expect(events[0]!.recordedAt).toBe('2031-07-04T12:00:00.001Z');
   });
 });

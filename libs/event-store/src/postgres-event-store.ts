@@ -22,6 +22,11 @@ export const EVENTS_CHANNEL = 'ticketflow_events';
 export interface PostgresEventStoreOptions {
   /** The writer's clock, which sets `recordedAt`. Default: real time. */
   readonly now?: () => Date;
+  /**
+   * Where a subscription without its own `onError` reports a failed batch (it is retried)
+   * or a failed LISTEN (it polls instead). Default: a Node process warning.
+   */
+  readonly onSubscriptionError?: (error: unknown) => void;
 }
 
 const STREAM_REVISION_CONSTRAINT = 'events_stream_revision_key';
@@ -43,6 +48,7 @@ const ANY_REVISION_ATTEMPTS = 5;
  */
 export class PostgresEventStore implements EventStore {
   readonly #now: () => Date;
+  readonly #onSubscriptionError: (error: unknown) => void;
   /**
    * Stream heads seen after commits and reads, to chain the next append without a query.
    * Only a hint: another process may have appended since, which the unique
@@ -60,6 +66,7 @@ export class PostgresEventStore implements EventStore {
     options: PostgresEventStoreOptions = {},
   ) {
     this.#now = options.now ?? (() => new Date());
+    this.#onSubscriptionError = options.onSubscriptionError ?? warnAboutSubscriptionError;
   }
 
   /** Creates the `events` table and its indexes unless they exist. */
@@ -156,7 +163,7 @@ export class PostgresEventStore implements EventStore {
       ...(options.streamPrefix === undefined ? {} : { streamPrefix: options.streamPrefix }),
     };
     const pollIntervalMs = options.pollIntervalMs ?? 1_000;
-    const onError = options.onError ?? reportSubscriptionError;
+    const onError = options.onError ?? this.#onSubscriptionError;
     const subscription = new PollingSubscription(
       {
         readBatch: (checkpoint) => this.readAll(checkpoint, readOptions),
@@ -395,6 +402,9 @@ function uniqueViolation(error: unknown): string | undefined {
   return code === '23505' && typeof constraint === 'string' ? constraint : undefined;
 }
 
-function reportSubscriptionError(error: unknown): void {
-  console.error('[event-store] subscription batch failed; it will be retried', error);
+function warnAboutSubscriptionError(error: unknown): void {
+  process.emitWarning(error instanceof Error ? error : String(error), {
+    code: 'TICKETFLOW_SUBSCRIPTION_RETRY',
+    detail: 'an event-store subscription failed; it retries the same batch after a pause',
+  });
 }
