@@ -20,6 +20,7 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
   private subscription?: Subscription;
   private stopped = false;
   private lagTimer?: NodeJS.Timeout;
+  private restarting = false;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -77,8 +78,12 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
         limit: 500,
         onError: (error) => {
           if (error instanceof CheckpointMovedError) {
-            // A rebuild swapped the table and moved the checkpoint: follow it from there.
-            void this.restart();
+            // A rebuild swapped the table and moved the checkpoint: follow it from there (once,
+            // however often the old subscription retries before it has stopped).
+            if (!this.restarting) {
+              this.restarting = true;
+              void this.restart().finally(() => (this.restarting = false));
+            }
             return;
           }
           if (!failing) this.log.error({ projection: this.projector.name, err: String(error) }, 'projection failing; retrying');

@@ -20,6 +20,11 @@ export interface PgDatabaseOptions {
   readonly onBackgroundError?: (error: Error) => void;
   /** Backoff of the LISTEN connection's reconnects. Default 100 ms doubling up to 5 s. */
   readonly listenReconnectDelays?: ReconnectDelays;
+  /**
+   * How long a query waits for a connection — a new one to an unreachable server, or a free
+   * one of a busy pool — before it fails (and the API answers 503 instead of hanging). Default 5 s.
+   */
+  readonly connectionTimeoutMs?: number;
 }
 
 /** `SqlDatabase` on a real PostgreSQL through a `pg` pool. */
@@ -36,7 +41,12 @@ export class PgDatabase implements SqlDatabase {
       ...(options.searchPath === undefined ? {} : { options: `-c search_path=${searchPathValue(options.searchPath)}` }),
     };
     const onBackgroundError = options.onBackgroundError ?? (() => undefined);
-    this.#pool = new pg.Pool({ ...connection, application_name: applicationName, max: options.max ?? 10 });
+    this.#pool = new pg.Pool({
+      ...connection,
+      application_name: applicationName,
+      max: options.max ?? 10,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+    });
     // pg-pool drops a connection that fails while idle; the next query opens a new one.
     this.#pool.on('error', onBackgroundError);
     this.#listener = new PgNotificationListener(
