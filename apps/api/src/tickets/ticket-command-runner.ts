@@ -19,6 +19,12 @@ import { StaleRevisionError } from '../http/problem.js';
 /** design.md: without If-Match, a command that meets a concurrent append re-decides up to 3 times. */
 const MAX_ATTEMPTS = 4;
 
+/**
+ * The most a retry waits, per attempt so far, before it re-reads. Random, so commands that lost
+ * the same race do not all come back at the same instant and lose the next one too.
+ */
+const RETRY_JITTER_MS = 50;
+
 /** intake systems' clocks drift: a receivedAt up to this far ahead is not "in the future". */
 const CLOCK_SKEW_TOLERANCE_MS = 5_000;
 
@@ -84,6 +90,7 @@ export class TicketCommandRunner {
           throw new StaleRevisionError(meta.ifMatch, typeof error.actual === 'number' ? error.actual : -1);
         }
         if (attempt >= MAX_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * RETRY_JITTER_MS * attempt));
       }
     }
   }
