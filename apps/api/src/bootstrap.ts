@@ -1,4 +1,5 @@
-import { ConfigError, Metrics, createLogger, loadConfig, openInfrastructure, systemClock } from '#platform';
+import type { INestApplication } from '@nestjs/common';
+import { ConfigError, Metrics, createLogger, loadConfig, openInfrastructure, systemClock, type Infrastructure, type TicketflowConfig } from '#platform';
 import { API_ENTITIES, API_MIGRATIONS, createApp } from './create-app.js';
 
 /**
@@ -17,16 +18,26 @@ export async function bootstrap(defaultRoles: string): Promise<void> {
     }
     throw error;
   }
-  const infrastructure = await openInfrastructure({
-    config,
-    env: process.env,
-    clock: systemClock,
-    log,
-    entities: API_ENTITIES,
-    migrations: API_MIGRATIONS,
-  });
-  const app = await createApp({ config, infrastructure, clock: systemClock, log, metrics: new Metrics() });
-  await app.listen(config.port, config.host);
+  let infrastructure: Infrastructure | undefined;
+  let app: INestApplication | undefined;
+  try {
+    infrastructure = await openInfrastructure({
+      config,
+      env: process.env,
+      clock: systemClock,
+      log,
+      entities: API_ENTITIES,
+      migrations: API_MIGRATIONS,
+    });
+    app = await createApp({ config, infrastructure, clock: systemClock, log, metrics: new Metrics() });
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    // One line that says what to fix, not a stack trace.
+    process.stderr.write(`Ticketflow could not start: ${startFailure(error, config)}\n`);
+    await app?.close().catch(() => undefined);
+    await infrastructure?.close().catch(() => undefined);
+    process.exit(1);
+  }
   const url = `http://localhost:${config.port}`;
   const database = config.embedded ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL (DATABASE_URL)';
   log.info({ url, roles: [...config.roles], database }, `Ticketflow listening on ${url} (API docs ${url}/docs), ${database}`);
@@ -36,10 +47,20 @@ export async function bootstrap(defaultRoles: string): Promise<void> {
     if (closing) return;
     closing = true;
     log.info({ signal }, 'shutting down');
-    await app.close();
-    await infrastructure.close();
+    await app?.close();
+    await infrastructure?.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+function startFailure(error: unknown, config: TicketflowConfig): string {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  if (code === 'EADDRINUSE') return `port ${config.port} is already in use (set PORT to another one)`;
+  if (code === 'EACCES') return `no permission to listen on port ${config.port}`;
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || /connect|timeout/i.test(message ?? '')) {
+    return `cannot reach the database of DATABASE_URL (${message ?? code})`;
+  }
+  return message ?? String(error);
 }
