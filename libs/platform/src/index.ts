@@ -5,3 +5,4 @@ export * from './logger.js';
 export * from './metrics.js';
 export * from './role-health.js';
 export * from './tokens.js';
+export * from './data-dir-lock.js';

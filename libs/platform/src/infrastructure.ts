@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { DataSource, type MigrationInterface } from 'typeorm';
 import type { Clock } from './clock.js';
 import type { TicketflowConfig } from './config.js';
+import { lockDataDir } from './data-dir-lock.js';
 
 /** Everything a Ticketflow process opens before Nest starts, and closes last. */
 export interface Infrastructure {
@@ -41,15 +42,22 @@ export async function openInfrastructure(options: OpenInfrastructureOptions): Pr
     embedded: config.embedded,
     log: { warn: (message) => log.warn(message) },
   });
-  const db =
-    options.db ??
-    (config.databaseUrl
-      ? new PgDatabase({
-          connectionString: config.databaseUrl,
-          max: config.databasePoolSize,
-          onBackgroundError: (error) => log.warn({ err: error.message }, 'database connection error'),
-        })
-      : await PgliteDatabase.open({ dataDir: config.dataDir }));
+  const unlock = !options.db && config.embedded ? await lockDataDir(config.dataDir) : async () => undefined;
+  let db: SqlDatabase;
+  try {
+    db =
+      options.db ??
+      (config.databaseUrl
+        ? new PgDatabase({
+            connectionString: config.databaseUrl,
+            max: config.databasePoolSize,
+            onBackgroundError: (error) => log.warn({ err: error.message }, 'database connection error'),
+          })
+        : await PgliteDatabase.open({ dataDir: config.dataDir }));
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
   try {
     const eventStore = new PostgresEventStore(db, { now: () => clock.now() });
     await eventStore.ensureSchema();
@@ -73,10 +81,12 @@ export async function openInfrastructure(options: OpenInfrastructureOptions): Pr
       async close() {
         await dataSource.destroy().catch(() => undefined);
         if (!options.db) await db.close();
+        await unlock();
       },
     };
   } catch (error) {
     if (!options.db) await db.close().catch(() => undefined);
+    await unlock();
     throw error;
   }
 }
