@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
-import { ConfigError, Metrics, createLogger, loadConfig, openInfrastructure, systemClock, type Infrastructure, type TicketflowConfig } from '#platform';
-import { API_ENTITIES, API_MIGRATIONS, createApp } from './create-app.js';
+import { ConfigError, Metrics, createLogger, loadConfig, systemClock, type Infrastructure, type TicketflowConfig } from '#platform';
+import { createApp, openProcessInfrastructure } from './create-app.js';
 
 /**
  * Starts one Ticketflow process with the roles of TICKETFLOW_ROLES (default `defaultRoles`):
@@ -21,14 +21,7 @@ export async function bootstrap(defaultRoles: string): Promise<void> {
   let infrastructure: Infrastructure | undefined;
   let app: INestApplication | undefined;
   try {
-    infrastructure = await openInfrastructure({
-      config,
-      env: process.env,
-      clock: systemClock,
-      log,
-      entities: API_ENTITIES,
-      migrations: API_MIGRATIONS,
-    });
+    infrastructure = await openProcessInfrastructure(config, log);
     app = await createApp({ config, infrastructure, clock: systemClock, log, metrics: new Metrics() });
     await app.listen(config.port, config.host);
   } catch (error) {

@@ -3,7 +3,8 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { NestPinoLogger } from '#platform';
+import type { Logger } from 'pino';
+import { NestPinoLogger, openInfrastructure, systemClock, type Infrastructure, type TicketflowConfig } from '#platform';
 import { AppModule, type AppDependencies } from './app.module.js';
 import { installHttpPipeline } from './http/http-pipeline.js';
 import { describeProblems } from './http/openapi.js';
@@ -14,6 +15,11 @@ import { IdempotencyRecord, IdempotencyRecords1764320000001 } from './idempotenc
 /** The API's own TypeORM entities and migrations, added to the read models'. */
 export const API_ENTITIES = [IdempotencyRecord];
 export const API_MIGRATIONS = [IdempotencyRecords1764320000001];
+
+/** Opens the database, event store and vault of a process, with the API's tables too. */
+export function openProcessInfrastructure(config: TicketflowConfig, log: Logger): Promise<Infrastructure> {
+  return openInfrastructure({ config, env: process.env, clock: systemClock, log, entities: API_ENTITIES, migrations: API_MIGRATIONS });
+}
 
 /** Builds the Nest application on already opened infrastructure (main.ts and the e2e tests). */
 export async function createApp(deps: AppDependencies): Promise<INestApplication> {

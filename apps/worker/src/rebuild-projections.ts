@@ -1,6 +1,6 @@
-import { ConfigError, createLogger, loadConfig, openInfrastructure, systemClock } from '#platform';
+import { ConfigError, createLogger, loadConfig } from '#platform';
 import { rebuildTicketsProjection } from '#read-model';
-import { API_ENTITIES, API_MIGRATIONS } from '../../api/src/create-app.js';
+import { openProcessInfrastructure } from '../../api/src/create-app.js';
 
 /**
  * `npm run projections:rebuild`: replays the event store from the start into fresh read-model
@@ -10,14 +10,7 @@ import { API_ENTITIES, API_MIGRATIONS } from '../../api/src/create-app.js';
 const log = createLogger(process.env.LOG_LEVEL || 'info', process.stderr);
 try {
   const config = loadConfig(process.env, { roles: 'projector' });
-  const infrastructure = await openInfrastructure({
-    config,
-    env: process.env,
-    clock: systemClock,
-    log,
-    entities: API_ENTITIES,
-    migrations: API_MIGRATIONS,
-  });
+  const infrastructure = await openProcessInfrastructure(config, log);
   let lastReport = 0;
   const { events } = await rebuildTicketsProjection({
     dataSource: infrastructure.dataSource,
