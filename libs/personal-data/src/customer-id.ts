@@ -15,7 +15,7 @@ const MIN_PSEUDONYM_KEY_BYTES = 32;
 const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 const ID_CHARS = 26;
 /** What people and telephony systems put between digits: spaces, dashes (any), dots, slashes, brackets. */
-const PHONE_SEPARATORS = /[\s\-\u2010-\u2015\u2212.\/()[\]]/g;
+const PHONE_SEPARATORS = /[\s\-\u2010-\u2015\u2212./()[\]]/g;
 
 /**
  * Derives the pseudonymous `customerId` of a ticket that names none (api.md, POST /v1/tickets):
