@@ -68,7 +68,10 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
         const applied = await this.projector.apply(batch, position);
         position = batch[batch.length - 1]!.checkpoint;
         this.waiter.announce(applied);
-        this.metrics.projectedEvents.inc({ projection: this.projector.name }, batch.length);
+        const labels = { projection: this.projector.name };
+        this.metrics.projectedEvents.inc(labels, batch.length);
+        const committedAt = this.clock.now().getTime();
+        for (const { event } of batch) this.metrics.projectionDelay.observe(labels, Math.max(0, committedAt - Date.parse(event.recordedAt)) / 1000);
         if (failing) this.log.info({ projection: this.projector.name }, 'projection recovered');
         failing = false;
         this.health.state = 'running';

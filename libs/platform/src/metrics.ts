@@ -46,6 +46,15 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** From an event's recordedAt (its append) to the commit of the read-model rows that show it. */
+  readonly projectionDelay = new Histogram({
+    name: 'ticketflow_projection_delay_seconds',
+    help: 'Time from an event being appended to the projection committing it',
+    labelNames: ['projection'] as const,
+    buckets: [0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
   readonly projectedEvents = new Counter({
     name: 'ticketflow_projection_events_total',
     help: 'Events applied by the projection',
