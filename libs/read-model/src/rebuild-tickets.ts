@@ -1,5 +1,5 @@
 import type { EventStore } from '#event-store';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { TICKET_STREAM_PREFIX } from './ticket-projection.js';
 import { TICKETS_PROJECTION, TicketProjector } from './ticket-projector.js';
 
@@ -71,12 +71,49 @@ export async function rebuildTicketsProjection(options: RebuildOptions): Promise
       checkpoint = batch[batch.length - 1]!.checkpoint;
       events += batch.length;
     }
+    const liveIndexes = await indexesOf(manager, 'tickets');
     await manager.query(`ALTER TABLE tickets RENAME TO tickets_previous`);
     await manager.query(`ALTER TABLE ${REBUILD_TABLE} RENAME TO tickets`);
     await manager.query(`DROP TABLE tickets_previous`);
+    await renameIndexesAsBefore(manager, liveIndexes);
     await manager.query(`UPDATE projection_checkpoints SET checkpoint = $2, updated_at = now() WHERE name = $1`, [TICKETS_PROJECTION, checkpoint]);
     await manager.query(`DELETE FROM projection_checkpoints WHERE name = $1`, [REBUILD_PROJECTION]);
   });
   report(events, 'done');
   return { events };
+}
+
+interface IndexShape {
+  readonly name: string;
+  /** Primary, unique, and the definition after USING (method and columns), which copies share. */
+  readonly shape: string;
+}
+
+async function indexesOf(manager: EntityManager, table: string): Promise<IndexShape[]> {
+  return manager.query(
+    `SELECT c.relname AS name,
+            i.indisprimary::text || ' ' || i.indisunique::text || ' ' || regexp_replace(pg_get_indexdef(i.indexrelid), '^.* USING ', '') AS shape
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE i.indrelid = $1::regclass`,
+    [table],
+  );
+}
+
+/**
+ * `LIKE … INCLUDING ALL` copies the indexes under generated names (`tickets_rebuild_pkey`, then
+ * `…_pkey1` at the next rebuild): give the swapped-in table's indexes, and so its primary key
+ * constraint, the names the migrations gave them, which later migrations refer to.
+ */
+async function renameIndexesAsBefore(manager: EntityManager, before: readonly IndexShape[]): Promise<void> {
+  const unclaimed = [...before];
+  for (const index of await indexesOf(manager, 'tickets')) {
+    const match = unclaimed.findIndex((b) => b.shape === index.shape);
+    if (match < 0) continue;
+    const [{ name }] = unclaimed.splice(match, 1) as [IndexShape];
+    if (name !== index.name) await manager.query(`ALTER INDEX ${quoteName(index.name)} RENAME TO ${quoteName(name)}`);
+  }
+}
+
+function quoteName(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }
