@@ -86,6 +86,7 @@ describeWithPostgres('a database that stops answering (PostgreSQL behind a freez
     db = new PgDatabase({
       connectionString: proxied.toString(),
       connectionTimeoutMs: CONNECTION_TIMEOUT_MS,
+      queryTimeoutMs: CONNECTION_TIMEOUT_MS,
       listenReconnectDelays: { initialMs: 50, maxMs: 500 },
     });
     t = await startTestApp({ db });
@@ -119,13 +120,8 @@ describeWithPostgres('a database that stops answering (PostgreSQL behind a freez
     await request(t.http).get(`/v1/tickets/${ticketId}`).expect(200);
   });
 
-  /**
-   * Known bug, reported to the owner of libs/database: PgDatabase bounds the wait for a
-   * connection but not a query, so a request on a connection already in the pool waits for
-   * ever when the server stops answering (pg's `query_timeout`, or TCP keepalive, is not set).
-   * Flip to `it` once fixed.
-   */
-  it.failing('a request on a pooled connection fails with 503 within the bound too', async () => {
+  /** A request on a connection already in the pool is bounded by the query timeout. */
+  it('a request on a pooled connection fails with 503 within the bound too', async () => {
     proxy.freeze();
     stuck = request(t.http).get(`/v1/tickets/${ticketId}`).then((r) => r);
     expect(await within(stuck)).toMatchObject({ status: 503, type: 'urn:ticketflow:problem:unavailable' });

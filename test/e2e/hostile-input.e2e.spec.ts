@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { freshPglite } from '#test-support';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { committedEventCount, startTestApp, type TestApp } from '../support/test-app.js';
 
 /** Input no database can store must be a 400 naming the field, never a 500 or a broken stream. */
 describe('hostile input (PGlite)', () => {
   let t: TestApp;
   let ticketId: string;
-  const eventCount = async () => (await t.infrastructure.eventStore.readAll(null, { limit: 100_000 })).length;
+  const eventCount = () => committedEventCount(t);
 
   beforeAll(async () => {
     t = await startTestApp({ db: await freshPglite() });

@@ -68,3 +68,12 @@ export async function startTestApp(options: {
     },
   };
 }
+
+/**
+ * Events committed in the app's store, counted directly: not through the commit-order reader,
+ * which (rightly) holds back fresh events while any transaction in the cluster runs.
+ */
+export async function committedEventCount(app: TestApp): Promise<number> {
+  const [row] = await app.infrastructure.db.query<{ n: string }>('SELECT count(*) AS n FROM events');
+  return Number(row!.n);
+}

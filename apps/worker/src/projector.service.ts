@@ -62,6 +62,11 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
     let position = await this.projector.checkpoint();
     this.health.state = 'running';
     let failing = false;
+    const recovered = () => {
+      if (failing) this.log.info({ projection: this.projector.name }, 'projection recovered');
+      failing = false;
+      this.health.state = 'running';
+    };
     this.subscription = this.store.subscribe(
       position,
       async (batch: readonly StoredEvent[]) => {
@@ -72,13 +77,13 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
         this.metrics.projectedEvents.inc(labels, batch.length);
         const committedAt = this.clock.now().getTime();
         for (const { event } of batch) this.metrics.projectionDelay.observe(labels, Math.max(0, committedAt - Date.parse(event.recordedAt)) / 1000);
-        if (failing) this.log.info({ projection: this.projector.name }, 'projection recovered');
-        failing = false;
-        this.health.state = 'running';
+        recovered();
       },
       {
         streamPrefix: TICKET_STREAM_PREFIX,
         limit: 500,
+        // A read that finds nothing to do proves the projector works again, even on a quiet service.
+        onIdle: recovered,
         onError: (error) => {
           if (error instanceof CheckpointMovedError) {
             // A rebuild swapped the table and moved the checkpoint: follow it from there (once,

@@ -25,6 +25,12 @@ export interface PgDatabaseOptions {
    * one of a busy pool — before it fails (and the API answers 503 instead of hanging). Default 5 s.
    */
   readonly connectionTimeoutMs?: number;
+  /**
+   * How long a statement may go without an answer before it fails and its connection is
+   * discarded: a server that froze (a dead host, a partition) must not hold a request for ever.
+   * Default 10 s; TCP keepalive is on as well.
+   */
+  readonly queryTimeoutMs?: number;
 }
 
 /** `SqlDatabase` on a real PostgreSQL through a `pg` pool. */
@@ -46,6 +52,8 @@ export class PgDatabase implements SqlDatabase {
       application_name: applicationName,
       max: options.max ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+      query_timeout: options.queryTimeoutMs ?? 10_000,
+      keepAlive: true,
     });
     // pg-pool drops a connection that fails while idle; the next query opens a new one.
     this.#pool.on('error', onBackgroundError);

@@ -85,6 +85,8 @@ export interface SubscribeOptions extends Partial<ReadAllOptions> {
   readonly pollIntervalMs?: number;
   /** Called when a batch handler throws; the subscription retries that batch after a pause. */
   readonly onError?: (error: unknown) => void;
+  /** Called when a read succeeded and found nothing to do: the subscriber is caught up and healthy. */
+  readonly onIdle?: () => void;
 }
 
 export interface Subscription {

@@ -1,8 +1,11 @@
 import type { Checkpoint, StoredEvent, Subscription } from './event-store.port.js';
 
 export interface PollingSubscriptionSource {
-  /** The next batch after `from` (empty when caught up). */
-  readBatch(from: Checkpoint | null): Promise<StoredEvent[]>;
+  /**
+   * The next batch after `from` (empty when caught up), and whether committed events wait
+   * behind a transaction still running (then the subscription looks again within milliseconds).
+   */
+  readBatch(from: Checkpoint | null): Promise<{ readonly events: StoredEvent[]; readonly heldBack: boolean }>;
   /** Calls `wake` when new events may be readable; resolves to a function that stops it. */
   onWakeUp(wake: () => void): Promise<() => Promise<void>>;
 }
@@ -12,7 +15,11 @@ export interface PollingSubscriptionOptions {
   /** Pause before retrying a batch whose handler (or read) failed. */
   readonly retryPauseMs: number;
   readonly onError: (error: unknown) => void;
+  readonly onIdle?: () => void;
 }
+
+/** The longest pause between looks while committed events wait behind a running transaction. */
+const HELD_BACK_MAX_PAUSE_MS = 50;
 
 /**
  * Reads batches from a checkpoint and hands them to `handle` one at a time, awaiting
@@ -53,13 +60,15 @@ export class PollingSubscription implements Subscription {
       this.#report(error);
       return async () => undefined;
     });
+    let heldBackPauseMs = 0;
     try {
       while (!this.#stopped) {
         // Cleared before reading: a wake-up arriving during the read triggers another read.
         this.#wakeRequested = false;
         let batch: StoredEvent[];
+        let heldBack: boolean;
         try {
-          batch = await this.source.readBatch(checkpoint);
+          ({ events: batch, heldBack } = await this.source.readBatch(checkpoint));
         } catch (error) {
           this.#report(error);
           await this.#sleep(this.options.retryPauseMs, { wakeable: false });
@@ -67,9 +76,14 @@ export class PollingSubscription implements Subscription {
         }
         if (this.#stopped) break;
         if (batch.length === 0) {
-          if (!this.#wakeRequested) await this.#sleep(this.options.pollIntervalMs, { wakeable: true });
+          // Events committed behind a running transaction: look again soon, backing off
+          // (1, 2, 4 … up to HELD_BACK_MAX_PAUSE_MS) while that transaction lasts.
+          heldBackPauseMs = heldBack ? Math.min(Math.max(1, heldBackPauseMs * 2), HELD_BACK_MAX_PAUSE_MS) : 0;
+          if (!heldBack) this.#idle();
+          if (!this.#wakeRequested) await this.#sleep(heldBack ? heldBackPauseMs : this.options.pollIntervalMs, { wakeable: true });
           continue;
         }
+        heldBackPauseMs = 0;
         try {
           await this.handle(batch);
           checkpoint = batch[batch.length - 1]!.checkpoint;
@@ -94,6 +108,14 @@ export class PollingSubscription implements Subscription {
       const timer = setTimeout(done, ms);
       this.#interruptSleep = wakeable ? done : () => this.#stopped && done();
     });
+  }
+
+  #idle(): void {
+    try {
+      this.options.onIdle?.();
+    } catch (error) {
+      this.#report(error);
+    }
   }
 
   #report(error: unknown): void {

@@ -140,17 +140,32 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAll(from: Checkpoint | null, options: ReadAllOptions): Promise<StoredEvent[]> {
+    return (await this.#readBatch(from, options)).events;
+  }
+
+  /**
+   * The events after `from` in commit order, stopping before the oldest transaction still
+   * running anywhere in the cluster (its xid is the snapshot's xmin). `heldBack` says that
+   * committed events wait behind such a transaction: the reader should look again soon rather
+   * than sleep until the next wake-up, which was already spent on those events' commit.
+   */
+  async #readBatch(from: Checkpoint | null, options: ReadAllOptions): Promise<{ events: StoredEvent[]; heldBack: boolean }> {
     const after = parseCheckpoint(from);
-    const rows = await this.db.query<EventRow>(
-      `SELECT ${EVENT_COLUMNS} FROM events
+    const rows = await this.db.query<EventRow & { held_back: boolean }>(
+      `SELECT ${EVENT_COLUMNS}, transaction_id >= horizon.xmin AS held_back
+         FROM events, (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS horizon
         WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
-          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
           AND ($3::text IS NULL OR starts_with(stream_id, $3::text))
         ORDER BY transaction_id, position
         LIMIT $4`,
       [after.transactionId, after.position, options.streamPrefix ?? null, options.limit],
     );
-    return rows.map((row) => ({ event: envelopeFromRow(row), checkpoint: checkpointOf(row) }));
+    const visible = rows.findIndex((row) => row.held_back);
+    const readable = visible === -1 ? rows : rows.slice(0, visible);
+    return {
+      events: readable.map((row) => ({ event: envelopeFromRow(row), checkpoint: checkpointOf(row) })),
+      heldBack: visible !== -1,
+    };
   }
 
   subscribe(
@@ -166,7 +181,7 @@ export class PostgresEventStore implements EventStore {
     const onError = options.onError ?? this.#onSubscriptionError;
     const subscription = new PollingSubscription(
       {
-        readBatch: (checkpoint) => this.readAll(checkpoint, readOptions),
+        readBatch: (checkpoint) => this.#readBatch(checkpoint, readOptions),
         onWakeUp: async (wake) => {
           this.#appended.on('appended', wake);
           try {
@@ -186,7 +201,7 @@ export class PostgresEventStore implements EventStore {
       },
       from,
       handle,
-      { pollIntervalMs, retryPauseMs: pollIntervalMs, onError },
+      { pollIntervalMs, retryPauseMs: pollIntervalMs, onError, ...(options.onIdle ? { onIdle: options.onIdle } : {}) },
     );
     this.#subscriptions.add(subscription);
     return {

@@ -80,7 +80,7 @@ export function isUnavailable(error: unknown): boolean {
   if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
   return (
     typeof message === 'string' &&
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection .*closed|is not currently accepting connections/i.test(message)
+    /Connection terminated|Query read timeout|timeout exceeded when trying to connect|Client has encountered a connection error|connection .*closed|is not currently accepting connections/i.test(message)
   );
 }
 
