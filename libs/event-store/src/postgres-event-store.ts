@@ -103,9 +103,10 @@ export class PostgresEventStore implements EventStore {
       const recordedAt = this.#now().toISOString();
       let appended: EventEnvelope[];
       try {
-        appended = await this.db.transaction((tx) =>
-          this.#appendInTransaction(tx, streamId, events, expectedRevision, recordedAt),
-        );
+        appended =
+          expectedRevision === 'any'
+            ? await this.db.transaction((tx) => this.#appendInTransaction(tx, streamId, events, recordedAt))
+            : await this.#appendChecked(streamId, events, expectedRevision, recordedAt);
       } catch (error) {
         const conflict = error instanceof WrongExpectedRevisionError ? 'revision' : uniqueViolation(error);
         if (!conflict) throw error;
@@ -231,25 +232,34 @@ export class PostgresEventStore implements EventStore {
     await this.#notifyInFlight;
   }
 
+  /**
+   * An append with an expected revision needs no transaction: one multi-row INSERT is atomic on
+   * its own, and the (stream, revision) unique constraint refuses it if the head moved since it
+   * was read. With the head known (remembered from the command's read) that is one round trip.
+   */
+  async #appendChecked(
+    streamId: string,
+    events: readonly NewEvent[],
+    expectedRevision: number | 'no-stream',
+    recordedAt: string,
+  ): Promise<EventEnvelope[]> {
+    let head = this.#heads.get(streamId);
+    if (!matches(expectedRevision, head)) head = await this.#readHead(this.db, streamId);
+    if (!matches(expectedRevision, head)) {
+      throw new WrongExpectedRevisionError(streamId, expectedRevision, head?.revision ?? 'no-stream');
+    }
+    return insertEvents(this.db, sealEvents(streamId, head, events, recordedAt));
+  }
+
+  /** Appends without a check queue up per stream instead of failing on each other. */
   async #appendInTransaction(
     tx: SqlExecutor,
     streamId: string,
     events: readonly NewEvent[],
-    expectedRevision: ExpectedRevision,
     recordedAt: string,
   ): Promise<EventEnvelope[]> {
-    let head: StreamHead | undefined;
-    if (expectedRevision === 'any') {
-      // Appends without a check queue up per stream instead of failing on each other.
-      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [streamId]);
-      head = await this.#readHead(tx, streamId);
-    } else {
-      head = this.#heads.get(streamId);
-      if (!matches(expectedRevision, head)) head = await this.#readHead(tx, streamId);
-      if (!matches(expectedRevision, head)) {
-        throw new WrongExpectedRevisionError(streamId, expectedRevision, head?.revision ?? 'no-stream');
-      }
-    }
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [streamId]);
+    const head = await this.#readHead(tx, streamId);
     return insertEvents(tx, sealEvents(streamId, head, events, recordedAt));
   }
 
