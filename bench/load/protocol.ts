@@ -1,0 +1,59 @@
+import type { LatencySummary } from '../infra/stats.js';
+
+/**
+ * Messages between the bench and its HTTP load generator (`http-load.ts`, a child process of
+ * its own so its CPU is neither the bench's nor the service's).
+ */
+export interface LoadConfig {
+  /** e.g. `http://127.0.0.1:40123` */
+  readonly baseUrl: string;
+  /**
+   * `closed`: `connections` loops, each sending its next request when the last one answered.
+   * `open`: requests scheduled at a fixed `rate` whatever the answers; latency counts from
+   * each request's scheduled send time, so a slow server cannot slow the generator
+   * (no coordinated omission).
+   */
+  readonly mode: 'closed' | 'open';
+  readonly connections: number;
+  /** Requests per second (open loop). */
+  readonly rate?: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  /** How long to wait for answers after the window before counting them as timeouts. */
+  readonly drainTimeoutMs: number;
+  /** Size of the customer population the bodies draw from. */
+  readonly customers: number;
+  readonly seed: number;
+}
+
+export type LoadMessage =
+  | { readonly type: 'window-start' }
+  | { readonly type: 'window-end' }
+  | { readonly type: 'result'; readonly result: LoadResult }
+  | { readonly type: 'failed'; readonly error: string };
+
+export interface LoadResult {
+  readonly windowSeconds: number;
+  /** Requests whose (scheduled, for open loop) send time fell in the window. */
+  readonly sent: number;
+  /** Of those, answered 201. */
+  readonly ok: number;
+  /** Of those, anything else: status codes, network errors, timeouts. */
+  readonly errors: number;
+  readonly errorKinds: Readonly<Record<string, number>>;
+  /** Answers carrying `Read-Model-Lag: true` (the read-your-writes wait timed out). */
+  readonly readModelLag: number;
+  /** 201 answers that arrived in the window (whenever sent), per second: the throughput. */
+  readonly achievedRate: number;
+  /**
+   * Latency of the window's requests answered 201 (from the scheduled send time when open),
+   * plus those still unanswered when the drain timed out, at the time waited (a lower bound).
+   */
+  readonly latencyMs: LatencySummary;
+  /** How many of the latency samples are such timeouts. */
+  readonly timedOutInLatency: number;
+  /** Open loop: how late the generator sent requests after their scheduled time. */
+  readonly sendLagMs?: LatencySummary;
+  /** Most requests in flight at once (each on its own keep-alive connection). */
+  readonly maxInFlight: number;
+}

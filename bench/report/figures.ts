@@ -1,0 +1,124 @@
+import type { Figure } from '../phases/context.js';
+
+/** The phases of a run, in the order they run; each measures the figures that name it. */
+export const PHASES = [
+  'raw.w1',
+  'raw.w32',
+  'store.w1',
+  'store.w32',
+  'store.batch10',
+  'catchup',
+  'rebuild',
+  'rest.c64',
+  'rest.r1000',
+] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+type Target =
+  | { readonly kind: 'at-least'; readonly value: number }
+  | { readonly kind: 'below'; readonly value: number }
+  | { readonly kind: 'share-of'; readonly figure: string; readonly share: number };
+
+export interface FigureSpec {
+  readonly name: string;
+  readonly unit: string;
+  readonly phase: PhaseName;
+  readonly target?: Target;
+  /** One line for the table's notes and docs/performance.md. */
+  readonly what: string;
+}
+
+/** issue 3's table, with its targets (they apply to full runs on the 2-core CI machine). */
+export const FIGURES: readonly FigureSpec[] = [
+  { name: 'raw.insert.w1', unit: 'commits/s', phase: 'raw.w1', what: 'single-row INSERT commits/s into an events-shaped table, 1 connection (the ceiling)' },
+  { name: 'raw.insert.w32', unit: 'commits/s', phase: 'raw.w32', what: 'the same from 32 connections' },
+  { name: 'store.append.w1', unit: 'appends/s', phase: 'store.w1', what: 'PostgresEventStore.append, one event per append, a new stream each, 1 caller' },
+  {
+    name: 'store.append.w32',
+    unit: 'appends/s',
+    phase: 'store.w32',
+    target: { kind: 'share-of', figure: 'raw.insert.w32', share: 0.5 },
+    what: 'the same from 32 concurrent callers (pool of 32)',
+  },
+  { name: 'store.append.batch10.w32', unit: 'events/s', phase: 'store.batch10', what: '10 events per append, 32 callers' },
+  {
+    name: 'subscription.catchup',
+    unit: 'events/s',
+    phase: 'catchup',
+    target: { kind: 'at-least', value: 50_000 },
+    what: 'a new subscribe() from position 0 through the seeded log (readAll batches of 500)',
+  },
+  {
+    name: 'projection.rebuild',
+    unit: 'events/s',
+    phase: 'rebuild',
+    target: { kind: 'at-least', value: 20_000 },
+    what: 'rebuildTicketsProjection over the seeded log, swap included',
+  },
+  {
+    name: 'rest.create.c64',
+    unit: 'commands/s',
+    phase: 'rest.c64',
+    target: { kind: 'at-least', value: 1_500 },
+    what: 'POST /v1/tickets answered 201 per second, 64 connections, closed loop',
+  },
+  { name: 'rest.create.r1000.p50_ms', unit: 'ms', phase: 'rest.r1000', what: 'POST /v1/tickets latency at a steady open-loop 1,000/s, from the scheduled send time' },
+  { name: 'rest.create.r1000.p99_ms', unit: 'ms', phase: 'rest.r1000', target: { kind: 'below', value: 50 }, what: 'the same, 99th percentile' },
+  { name: 'rest.create.r1000.achieved', unit: 'commands/s', phase: 'rest.r1000', what: 'answered 201 per second in that window' },
+  { name: 'rest.create.r1000.errors', unit: 'requests', phase: 'rest.r1000', what: 'requests of that window not answered 201 (status, network error or timeout)' },
+  {
+    name: 'e2e.readmodel.p50_ms',
+    unit: 'ms',
+    phase: 'rest.r1000',
+    what: 'append → read-model commit at 1,000/s: ticketflow_projection_delay_seconds diffed over the window, interpolated within buckets',
+  },
+  { name: 'e2e.readmodel.p99_ms', unit: 'ms', phase: 'rest.r1000', target: { kind: 'below', value: 35 }, what: 'the same, 99th percentile' },
+];
+
+/**
+ * The figures `--only` names: exact names, or prefixes ending at a dot boundary
+ * (`rest.create.r1000` selects its four figures, `store.append` all three store figures).
+ */
+export function selectFigures(only: readonly string[] | undefined): Set<string> {
+  if (!only || only.length === 0) return new Set(FIGURES.map((f) => f.name));
+  const selected = new Set<string>();
+  for (const wanted of only) {
+    const matches = FIGURES.filter((f) => f.name === wanted || f.name.startsWith(`${wanted}.`));
+    if (matches.length === 0) {
+      throw new Error(`--only: no figure is called "${wanted}"; the figures are:\n  ${FIGURES.map((f) => f.name).join('\n  ')}`);
+    }
+    for (const match of matches) selected.add(match.name);
+  }
+  return selected;
+}
+
+export function phasesFor(selected: ReadonlySet<string>): PhaseName[] {
+  return PHASES.filter((phase) => FIGURES.some((f) => f.phase === phase && selected.has(f.name)));
+}
+
+export interface Verdict {
+  readonly target: string;
+  readonly met: boolean | null;
+}
+
+export function verdict(spec: FigureSpec, figure: Figure, all: readonly Figure[]): Verdict {
+  const target = spec.target;
+  if (!target) return { target: '', met: null };
+  switch (target.kind) {
+    case 'at-least':
+      return { target: `≥ ${formatNumber(target.value)}`, met: figure.value >= target.value };
+    case 'below':
+      return { target: `< ${formatNumber(target.value)}`, met: figure.value < target.value };
+    case 'share-of': {
+      const base = all.find((f) => f.name === target.figure);
+      if (!base) return { target: `≥ ${target.share} × ${target.figure} (not measured)`, met: null };
+      const needed = Math.round(base.value * target.share);
+      return { target: `≥ ${target.share} × ${target.figure} = ${formatNumber(needed)}`, met: figure.value >= needed };
+    }
+  }
+}
+
+export function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  return Math.abs(value) >= 100 ? Math.round(value).toLocaleString('en-US') : String(value);
+}
