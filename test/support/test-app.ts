@@ -27,7 +27,8 @@ export interface TestApp {
  * database the test made, with a test clock and captured logs.
  */
 export async function startTestApp(options: {
-  readonly db: SqlDatabase;
+  /** The database to run on; without one the app opens what its env says (DATABASE_URL), as in production. */
+  readonly db?: SqlDatabase;
   readonly clock?: TestClock;
   readonly env?: Record<string, string>;
 }): Promise<TestApp> {
@@ -50,7 +51,7 @@ export async function startTestApp(options: {
     log,
     entities: API_ENTITIES,
     migrations: API_MIGRATIONS,
-    db: options.db,
+    ...(options.db ? { db: options.db } : {}),
   });
   const app = await createApp({ config, infrastructure, clock, log, metrics: new Metrics() });
   await app.init();

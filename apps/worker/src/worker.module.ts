@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import type { TicketflowConfig } from '#platform';
+import type { DataSource } from 'typeorm';
+import { PROJECTION_DATA_SOURCE, type TicketflowConfig } from '#platform';
 import { TicketProjector } from '#read-model';
 import { ProjectorService, TICKET_PROJECTOR } from './projector.service.js';
 
@@ -13,7 +13,11 @@ export class WorkerModule {
   static register(config: TicketflowConfig): DynamicModule {
     const providers = config.roles.has('projector')
       ? [
-          { provide: TICKET_PROJECTOR, useFactory: (dataSource: DataSource) => new TicketProjector(dataSource), inject: [DataSource] },
+          {
+            provide: TICKET_PROJECTOR,
+            useFactory: (dataSource: DataSource) => new TicketProjector(dataSource),
+            inject: [PROJECTION_DATA_SOURCE],
+          },
           ProjectorService,
         ]
       : [];

@@ -27,6 +27,11 @@ export interface PostgresEventStoreOptions {
    * or a failed LISTEN (it polls instead). Default: a Node process warning.
    */
   readonly onSubscriptionError?: (error: unknown) => void;
+  /**
+   * Connections of their own for subscriptions (their reads and LISTEN), so a projector never
+   * queues for a connection behind the commands it must keep up with. Default: the store's.
+   */
+  readonly subscriptionDb?: SqlDatabase;
 }
 
 const STREAM_REVISION_CONSTRAINT = 'events_stream_revision_key';
@@ -58,6 +63,7 @@ export class PostgresEventStore implements EventStore {
   /** Wakes this process's subscriptions at once; NOTIFY wakes the other processes'. */
   readonly #appended = new EventEmitter().setMaxListeners(0);
   readonly #subscriptions = new Set<Subscription>();
+  readonly #subscriptionDb: SqlDatabase;
   #notifyInFlight: Promise<void> | undefined;
   #notifyAgain = false;
 
@@ -66,6 +72,7 @@ export class PostgresEventStore implements EventStore {
     options: PostgresEventStoreOptions = {},
   ) {
     this.#now = options.now ?? (() => new Date());
+    this.#subscriptionDb = options.subscriptionDb ?? db;
     this.#onSubscriptionError = options.onSubscriptionError ?? warnAboutSubscriptionError;
   }
 
@@ -150,9 +157,13 @@ export class PostgresEventStore implements EventStore {
    * committed events wait behind such a transaction: the reader should look again soon rather
    * than sleep until the next wake-up, which was already spent on those events' commit.
    */
-  async #readBatch(from: Checkpoint | null, options: ReadAllOptions): Promise<{ events: StoredEvent[]; heldBack: boolean }> {
+  async #readBatch(
+    from: Checkpoint | null,
+    options: ReadAllOptions,
+    db: SqlExecutor = this.db,
+  ): Promise<{ events: StoredEvent[]; heldBack: boolean }> {
     const after = parseCheckpoint(from);
-    const rows = await this.db.query<EventRow & { held_back: boolean }>(
+    const rows = await db.query<EventRow & { held_back: boolean }>(
       `SELECT ${EVENT_COLUMNS}, transaction_id >= horizon.xmin AS held_back
          FROM events, (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS horizon
         WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
@@ -182,11 +193,11 @@ export class PostgresEventStore implements EventStore {
     const onError = options.onError ?? this.#onSubscriptionError;
     const subscription = new PollingSubscription(
       {
-        readBatch: (checkpoint) => this.#readBatch(checkpoint, readOptions),
+        readBatch: (checkpoint) => this.#readBatch(checkpoint, readOptions, this.#subscriptionDb),
         onWakeUp: async (wake) => {
           this.#appended.on('appended', wake);
           try {
-            const stopListening = await this.db.listen(EVENTS_CHANNEL, wake);
+            const stopListening = await this.#subscriptionDb.listen(EVENTS_CHANNEL, wake);
             return async () => {
               this.#appended.off('appended', wake);
               await stopListening();

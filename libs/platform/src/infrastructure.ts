@@ -1,5 +1,5 @@
 import { PgDatabase, PgliteDatabase, type SqlDatabase } from '#database';
-import { PostgresEventStore, type EventStore } from '#event-store';
+import { PostgresEventStore } from '#event-store';
 import { PersonalDataVault, loadMasterKey } from '#personal-data';
 import { ProjectionCheckpoint, ReadModel1764320000000, TicketRow } from '#read-model';
 import type { Logger } from 'pino';
@@ -8,11 +8,19 @@ import type { Clock } from './clock.js';
 import type { TicketflowConfig } from './config.js';
 import { lockDataDir } from './data-dir-lock.js';
 
+/** Connections of the projector's own pool: one for its transactions, one for reading the log. */
+const PROJECTOR_POOL_SIZE = 3;
+
 /** Everything a Ticketflow process opens before Nest starts, and closes last. */
 export interface Infrastructure {
   readonly db: SqlDatabase;
   readonly dataSource: DataSource;
-  readonly eventStore: EventStore;
+  /**
+   * The read models' connections for the projector: on PostgreSQL a small pool of its own, so
+   * projecting never waits behind API traffic for a connection; on PGlite the same as `dataSource`.
+   */
+  readonly projectionDataSource: DataSource;
+  readonly eventStore: PostgresEventStore;
   readonly vault: PersonalDataVault;
   readonly pseudonymKey: Uint8Array;
   close(): Promise<void>;
@@ -58,8 +66,21 @@ export async function openInfrastructure(options: OpenInfrastructureOptions): Pr
     await unlock();
     throw error;
   }
+  // The projector's own connections (PostgreSQL only: PGlite has one connection anyway).
+  const projectionDb =
+    config.databaseUrl && !options.db && config.roles.has('projector')
+      ? new PgDatabase({
+          connectionString: config.databaseUrl,
+          max: PROJECTOR_POOL_SIZE,
+          applicationName: 'ticketflow:projector',
+          onBackgroundError: (error) => log.warn({ err: error.message }, 'database connection error (projector)'),
+        })
+      : undefined;
   try {
-    const eventStore = new PostgresEventStore(db, { now: () => clock.now() });
+    const eventStore = new PostgresEventStore(db, {
+      now: () => clock.now(),
+      ...(projectionDb ? { subscriptionDb: projectionDb } : {}),
+    });
     await eventStore.ensureSchema();
     const vault = new PersonalDataVault({ db, masterKey: keys.masterKey, now: () => clock.now() });
     await vault.ensureSchema();
@@ -72,19 +93,27 @@ export async function openInfrastructure(options: OpenInfrastructureOptions): Pr
       logging: false,
     });
     await dataSource.initialize();
+    const projectionDataSource = projectionDb
+      ? await new DataSource({ type: 'postgres', driver: projectionDb.typeormDriver(), entities: [TicketRow, ProjectionCheckpoint], logging: false }).initialize()
+      : dataSource;
     return {
       db,
       dataSource,
+      projectionDataSource,
       eventStore,
       vault,
       pseudonymKey: keys.pseudonymKey,
       async close() {
+        await eventStore.close().catch(() => undefined);
+        if (projectionDataSource !== dataSource) await projectionDataSource.destroy().catch(() => undefined);
         await dataSource.destroy().catch(() => undefined);
+        await projectionDb?.close();
         if (!options.db) await db.close();
         await unlock();
       },
     };
   } catch (error) {
+    await projectionDb?.close().catch(() => undefined);
     if (!options.db) await db.close().catch(() => undefined);
     await unlock();
     throw error;
