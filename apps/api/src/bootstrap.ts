@@ -2,6 +2,9 @@ import type { INestApplication } from '@nestjs/common';
 import { ConfigError, Metrics, createLogger, loadConfig, systemClock, type Infrastructure, type TicketflowConfig } from '#platform';
 import { createApp, openProcessInfrastructure } from './create-app.js';
 
+/** The roles this version runs; `sla-watcher` and `relay` are accepted and arrive with later issues. */
+const RUNNING_ROLES: ReadonlySet<string> = new Set(['api', 'projector']);
+
 /**
  * Starts one Ticketflow process with the roles of TICKETFLOW_ROLES (default `defaultRoles`):
  * validates the configuration, opens the database, starts Nest, listens, prints where.
@@ -33,7 +36,7 @@ export async function bootstrap(defaultRoles: string): Promise<void> {
   }
   const url = `http://localhost:${config.port}`;
   const database = config.embedded ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL (DATABASE_URL)';
-  log.info({ url, roles: [...config.roles], database }, `Ticketflow listening on ${url} (API docs ${url}/docs), ${database}`);
+  log.info({ url, roles: [...config.roles].filter((role) => RUNNING_ROLES.has(role)), database }, `Ticketflow listening on ${url} (API docs ${url}/docs), ${database}`);
 
   let closing = false;
   const shutdown = async (signal: string) => {
