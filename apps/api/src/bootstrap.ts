@@ -2,6 +2,9 @@ import type { INestApplication } from '@nestjs/common';
 import { ConfigError, Metrics, createLogger, loadConfig, systemClock, type Infrastructure, type TicketflowConfig } from '#platform';
 import { createApp, openProcessInfrastructure } from './create-app.js';
 
+/** How long a graceful shutdown may take (Kubernetes' default grace period is 30 s). */
+const SHUTDOWN_GRACE_MS = 20_000;
+
 /** The roles this version runs; `sla-watcher` and `relay` are accepted and arrive with later issues. */
 const RUNNING_ROLES: ReadonlySet<string> = new Set(['api', 'projector']);
 
@@ -43,9 +46,20 @@ export async function bootstrap(defaultRoles: string): Promise<void> {
     if (closing) return;
     closing = true;
     log.info({ signal }, 'shutting down');
-    await app?.close();
-    await infrastructure?.close();
-    process.exit(0);
+    // Finish what is in flight, but never outlive the orchestrator's grace period because a
+    // close hung (a database that stopped answering, a request that never ends).
+    setTimeout(() => {
+      log.error({ signal, graceMs: SHUTDOWN_GRACE_MS }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS).unref();
+    try {
+      await app?.close();
+      await infrastructure?.close();
+      process.exit(0);
+    } catch (error) {
+      log.error({ err: error instanceof Error ? error.message : String(error) }, 'shutdown failed');
+      process.exit(1);
+    }
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
