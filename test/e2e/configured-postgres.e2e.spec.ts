@@ -33,6 +33,6 @@ describeWithPostgres('the service opened from DATABASE_URL', (url) => {
       `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'ticketflow:projector' AND datname = current_database()`,
     );
     expect(Number(row!.n)).toBeGreaterThan(0);
-    expect(t.infrastructure.projectionDataSource).not.toBe(t.infrastructure.dataSource);
+    expect(t.infrastructure.projectionDb).not.toBe(t.infrastructure.db);
   });
 });

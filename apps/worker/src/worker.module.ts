@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
-import { PROJECTION_DATA_SOURCE, type TicketflowConfig } from '#platform';
+import type { SqlDatabase } from '#database';
+import { PROJECTION_DB, type TicketflowConfig } from '#platform';
 import { TicketProjector } from '#read-model';
 import { ProjectorService, TICKET_PROJECTOR } from './projector.service.js';
 
@@ -15,8 +15,9 @@ export class WorkerModule {
       ? [
           {
             provide: TICKET_PROJECTOR,
-            useFactory: (dataSource: DataSource) => new TicketProjector(dataSource),
-            inject: [PROJECTION_DATA_SOURCE],
+            // Raw SQL on the projector's own connections: TypeORM's query runner adds nothing here.
+            useFactory: (db: SqlDatabase) => new TicketProjector(db),
+            inject: [PROJECTION_DB],
           },
           ProjectorService,
         ]

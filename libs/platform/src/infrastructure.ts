@@ -16,10 +16,10 @@ export interface Infrastructure {
   readonly db: SqlDatabase;
   readonly dataSource: DataSource;
   /**
-   * The read models' connections for the projector: on PostgreSQL a small pool of its own, so
-   * projecting never waits behind API traffic for a connection; on PGlite the same as `dataSource`.
+   * The projector's connections: on PostgreSQL a small pool of its own, so projecting never
+   * waits behind API traffic for a connection; on PGlite the same as `db`.
    */
-  readonly projectionDataSource: DataSource;
+  readonly projectionDb: SqlDatabase;
   readonly eventStore: PostgresEventStore;
   readonly vault: PersonalDataVault;
   readonly pseudonymKey: Uint8Array;
@@ -93,19 +93,15 @@ export async function openInfrastructure(options: OpenInfrastructureOptions): Pr
       logging: false,
     });
     await dataSource.initialize();
-    const projectionDataSource = projectionDb
-      ? await new DataSource({ type: 'postgres', driver: projectionDb.typeormDriver(), entities: [TicketRow, ProjectionCheckpoint], logging: false }).initialize()
-      : dataSource;
     return {
       db,
       dataSource,
-      projectionDataSource,
+      projectionDb: projectionDb ?? db,
       eventStore,
       vault,
       pseudonymKey: keys.pseudonymKey,
       async close() {
         await eventStore.close().catch(() => undefined);
-        if (projectionDataSource !== dataSource) await projectionDataSource.destroy().catch(() => undefined);
         await dataSource.destroy().catch(() => undefined);
         await projectionDb?.close();
         if (!options.db) await db.close();

@@ -4,5 +4,5 @@ export const SQL_DATABASE = Symbol('SqlDatabase');
 export const LOGGER = Symbol('Logger');
 /** The HMAC key (bytes) that derives pseudonymous customer ids. */
 export const PSEUDONYM_KEY = Symbol('PseudonymKey');
-/** The TypeORM DataSource the projector writes through (its own connections on PostgreSQL). */
-export const PROJECTION_DATA_SOURCE = Symbol('ProjectionDataSource');
+/** The SqlDatabase the projector writes through (its own connections on PostgreSQL). */
+export const PROJECTION_DB = Symbol('ProjectionDb');

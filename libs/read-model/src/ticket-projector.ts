@@ -1,5 +1,4 @@
 import type { StoredEvent } from '#event-store';
-import type { DataSource, EntityManager } from 'typeorm';
 import { projectTicket, ticketIdOfStream, TICKET_STREAM_PREFIX } from './ticket-projection.js';
 import type { TicketRow } from './ticket-row.entity.js';
 
@@ -11,6 +10,15 @@ export class CheckpointMovedError extends Error {
     super(`the checkpoint of projection ${projection} moved under this projector`);
     this.name = 'CheckpointMovedError';
   }
+}
+
+/** What the projector needs of a database: a `SqlDatabase`, or a TypeORM DataSource / EntityManager alike. */
+export interface ProjectionSql {
+  query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<Row[]>;
+}
+
+export interface ProjectionDatabase extends ProjectionSql {
+  transaction<T>(work: (tx: ProjectionSql) => Promise<T>): Promise<T>;
 }
 
 export interface AppliedRevision {
@@ -68,7 +76,7 @@ function toRecord(row: TicketRow): Record<string, unknown> {
  */
 export class TicketProjector {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly db: ProjectionDatabase,
     private readonly options: { readonly table?: string; readonly name?: string } = {},
   ) {}
 
@@ -81,7 +89,7 @@ export class TicketProjector {
   }
 
   async checkpoint(): Promise<string | null> {
-    const rows: Array<{ checkpoint: string | null }> = await this.dataSource.query(
+    const rows = await this.db.query<{ checkpoint: string | null }>(
       `SELECT checkpoint FROM projection_checkpoints WHERE name = $1`,
       [this.name],
     );
@@ -94,12 +102,12 @@ export class TicketProjector {
    */
   async apply(batch: readonly StoredEvent[], resumedFrom: string | null): Promise<AppliedRevision[]> {
     if (batch.length === 0) return [];
-    return this.dataSource.transaction((manager) => this.applyIn(manager, batch, resumedFrom));
+    return this.db.transaction((tx) => this.applyIn(tx, batch, resumedFrom));
   }
 
   /** The same, inside a transaction the caller holds (the rebuild's swap). */
-  async applyIn(manager: EntityManager, batch: readonly StoredEvent[], resumedFrom: string | null): Promise<AppliedRevision[]> {
-    const locked: Array<{ checkpoint: string | null }> = await manager.query(
+  async applyIn(tx: ProjectionSql, batch: readonly StoredEvent[], resumedFrom: string | null): Promise<AppliedRevision[]> {
+    const locked = await tx.query<{ checkpoint: string | null }>(
       `SELECT checkpoint FROM projection_checkpoints WHERE name = $1 FOR UPDATE`,
       [this.name],
     );
@@ -109,7 +117,7 @@ export class TicketProjector {
     const ids = [...new Set(ticketEvents.map((e) => ticketIdOfStream(e.event.streamId)))];
     const rows = new Map<string, TicketRow>();
     if (ids.length > 0) {
-      const records: Array<Record<string, unknown>> = await manager.query(
+      const records = await tx.query<Record<string, unknown>>(
         `SELECT * FROM ${this.table} WHERE id = ANY($1::uuid[]) FOR UPDATE`,
         [ids],
       );
@@ -129,7 +137,7 @@ export class TicketProjector {
       const assignments = COLUMNS.filter(([, c]) => c !== 'id')
         .map(([, c]) => `${c} = EXCLUDED.${c}`)
         .join(', ');
-      await manager.query(
+      await tx.query(
         `INSERT INTO ${this.table}
          SELECT * FROM jsonb_populate_recordset(NULL::${this.table}, $1::jsonb)
          ON CONFLICT (id) DO UPDATE SET ${assignments}`,
@@ -137,7 +145,7 @@ export class TicketProjector {
       );
     }
     const last = batch[batch.length - 1]!.checkpoint;
-    await manager.query(
+    await tx.query(
       `INSERT INTO projection_checkpoints (name, checkpoint, updated_at) VALUES ($1, $2, now())
        ON CONFLICT (name) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, updated_at = EXCLUDED.updated_at`,
       [this.name, last],
