@@ -24,11 +24,6 @@ export class TicketQueries {
     return this.dataSource.getRepository(TicketRow).findOneBy({ id });
   }
 
-  async revisionOf(id: string): Promise<number | null> {
-    const rows: Array<{ revision: number }> = await this.dataSource.query(`SELECT revision FROM tickets WHERE id = $1`, [id]);
-    return rows[0]?.revision ?? null;
-  }
-
   async page(query: ListTicketsQuery): Promise<{ items: TicketRow[]; nextCursor: string | null }> {
     const filters = { status: query.status, category: query.category, assignee: query.assignee, customerId: query.customerId };
     const filterHash = createHash('sha256').update(JSON.stringify(filters)).digest('base64url').slice(0, 16);
