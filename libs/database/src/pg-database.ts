@@ -74,6 +74,11 @@ export class PgDatabase implements SqlDatabase {
     // When BEGIN, COMMIT or ROLLBACK itself fails the connection's state is unknown:
     // releasing it with the error makes pg-pool discard it instead of reusing it.
     let discardReason: Error | undefined;
+    // A connection lost between two statements of the transaction (while `work` computes) is
+    // reported as an 'error' event on the checked-out client, which pg-pool does not listen to
+    // then: without a listener it would crash the process. The next statement fails instead.
+    const onLost = (error: Error) => (discardReason ??= error);
+    client.on('error', onLost);
     const control = async (statement: 'BEGIN' | 'COMMIT' | 'ROLLBACK') => {
       let result: pg.QueryResult;
       try {
@@ -103,6 +108,7 @@ export class PgDatabase implements SqlDatabase {
       await control('COMMIT');
       return result;
     } finally {
+      client.off('error', onLost);
       client.release(discardReason);
     }
   }
