@@ -17,20 +17,27 @@ import {
   type Infrastructure,
   type TicketflowConfig,
 } from '#platform';
-import { ReadModelWaiter } from '#read-model';
+import { AgentDirectory, ReadModelWaiter, SlaAlarmSignal } from '#read-model';
 import { WorkerModule } from '../../worker/src/worker.module.js';
+import { AgentsController } from './agents/agents.controller.js';
 import { CommandInterceptor } from './commands/command.interceptor.js';
 import { HealthController } from './health/health.controller.js';
 import { IdempotencyStore } from './idempotency/idempotency.store.js';
 import { MetricsController } from './metrics/metrics.controller.js';
+import { SlaBoardController } from './sla/sla-board.controller.js';
+import { AddNoteController, AddNoteHandler } from './tickets/add-note/add-note.js';
 import { ArchiveTicketController, ArchiveTicketHandler } from './tickets/archive-ticket/archive-ticket.js';
 import { AssignTicketController, AssignTicketHandler } from './tickets/assign-ticket/assign-ticket.js';
 import { ClassifyTicketController, ClassifyTicketHandler } from './tickets/classify-ticket/classify-ticket.js';
+import { CloseTicketController, CloseTicketHandler } from './tickets/close-ticket/close-ticket.js';
+import { EscalateTicketController, EscalateTicketHandler } from './tickets/escalate-ticket/escalate-ticket.js';
 import { OpenTicketController, OpenTicketHandler } from './tickets/open-ticket/open-ticket.js';
 import { PersonalFields } from './tickets/personal-fields.js';
 import { TicketPresenter } from './tickets/queries/ticket-presenter.js';
 import { TicketQueries } from './tickets/queries/ticket-queries.js';
 import { TicketsQueryController } from './tickets/queries/tickets-query.controller.js';
+import { KpiQueries } from './reports/kpi-queries.js';
+import { KpisController } from './reports/kpis.controller.js';
 import { RecordFeedbackController, RecordFeedbackHandler } from './tickets/record-feedback/record-feedback.js';
 import { ResolveTicketController, ResolveTicketHandler } from './tickets/resolve-ticket/resolve-ticket.js';
 import { TicketCommandRunner } from './tickets/ticket-command-runner.js';
@@ -65,6 +72,15 @@ class PlatformModule {
       { provide: PSEUDONYM_KEY, useValue: infrastructure.pseudonymKey },
       // With the projector in this process it announces what it applied; otherwise poll the row.
       { provide: ReadModelWaiter, useValue: new ReadModelWaiter(readModelRevision, config.roles.has('projector') ? null : 50) },
+      { provide: AgentDirectory, useValue: new AgentDirectory(infrastructure.db) },
+      {
+        provide: SlaAlarmSignal,
+        // A watcher in this process hears the projector directly; one elsewhere needs the NOTIFY.
+        useValue: new SlaAlarmSignal({
+          now: () => clock.now(),
+          ...(infrastructure.db.kind === 'postgres' && !config.roles.has('sla-watcher') ? { notifyDb: infrastructure.db } : {}),
+        }),
+      },
       ProjectorHealth,
     ];
     return { module: PlatformModule, providers, exports: providers };
@@ -72,6 +88,11 @@ class PlatformModule {
 }
 
 const TICKET_CONTROLLERS = [
+  AgentsController,
+  SlaBoardController,
+  AddNoteController,
+  EscalateTicketController,
+  CloseTicketController,
   OpenTicketController,
   ClassifyTicketController,
   AssignTicketController,
@@ -79,12 +100,14 @@ const TICKET_CONTROLLERS = [
   RecordFeedbackController,
   ArchiveTicketController,
   TicketsQueryController,
+  KpisController,
 ];
 
 const TICKET_PROVIDERS = [
   TicketCommandRunner,
   PersonalFields,
   TicketQueries,
+  KpiQueries,
   TicketPresenter,
   CommandInterceptor,
   OpenTicketHandler,
@@ -93,6 +116,9 @@ const TICKET_PROVIDERS = [
   ResolveTicketHandler,
   RecordFeedbackHandler,
   ArchiveTicketHandler,
+  AddNoteHandler,
+  EscalateTicketHandler,
+  CloseTicketHandler,
 ];
 
 /** One process's application: the API when the `api` role is on, the worker roles when theirs are. */

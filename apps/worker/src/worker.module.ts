@@ -1,27 +1,50 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import type { SqlDatabase } from '#database';
 import { PROJECTION_DB, type TicketflowConfig } from '#platform';
-import { TicketProjector } from '#read-model';
-import { ProjectorService, TICKET_PROJECTOR } from './projector.service.js';
+import { KpiProjector, ReadModelWaiter, SlaAlarmSignal, TicketProjector, type Projector } from '#read-model';
+import { ProjectorService, PROJECTORS } from './projector.service.js';
+import { SlaWatcher } from './sla-watcher.service.js';
 
 /**
- * The worker roles (design.md): the projector now; the SLA watcher and the Kafka relay
- * join here. Each role is switched on alone by TICKETFLOW_ROLES.
+ * The worker roles (design.md): the projector, the SLA watcher and (later) the Kafka relay.
+ * Each role is switched on alone by TICKETFLOW_ROLES.
  */
 @Module({})
 export class WorkerModule {
   static register(config: TicketflowConfig): DynamicModule {
-    const providers = config.roles.has('projector')
-      ? [
-          {
-            provide: TICKET_PROJECTOR,
-            // Raw SQL on the projector's own connections: TypeORM's query runner adds nothing here.
-            useFactory: (db: SqlDatabase) => new TicketProjector(db),
-            inject: [PROJECTION_DB],
-          },
-          ProjectorService,
-        ]
-      : [];
+    const providers: Provider[] = [];
+    if (config.roles.has('projector')) {
+      providers.push(
+        {
+          provide: PROJECTORS,
+          // Raw SQL on the projector's own connections: TypeORM's query runner adds nothing here.
+          useFactory: (db: SqlDatabase, waiter: ReadModelWaiter, alarms: SlaAlarmSignal): Projector[] => [
+            announcing(new TicketProjector(db), waiter, alarms),
+            new KpiProjector(db),
+          ],
+          inject: [PROJECTION_DB, ReadModelWaiter, SlaAlarmSignal],
+        },
+        ProjectorService,
+      );
+    }
+    if (config.roles.has('sla-watcher')) providers.push(SlaWatcher);
     return { module: WorkerModule, providers };
   }
+}
+
+/**
+ * The ticket projection, announcing each applied revision so commands in this process answer
+ * at once (read your writes), and each changed ticket's next SLA alarm to the watcher.
+ */
+function announcing(projector: TicketProjector, waiter: ReadModelWaiter, alarms: SlaAlarmSignal): Projector {
+  return {
+    name: projector.name,
+    checkpoint: () => projector.checkpoint(),
+    async apply(batch, resumedFrom) {
+      const applied = await projector.apply(batch, resumedFrom);
+      waiter.announce(applied);
+      alarms.announce(applied.map((a) => a.nextAlarmAt));
+      return applied;
+    },
+  };
 }

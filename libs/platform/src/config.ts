@@ -26,6 +26,10 @@ export interface TicketflowConfig {
   readonly readYourWritesTimeoutMs: number;
   readonly metricsPublic: boolean;
   readonly logLevel: string;
+  /** manual §3.2.1: complaints go to internal investigation, the agents of this department. */
+  readonly complaintDepartment: string;
+  /** The most due SLA clocks one watcher claims at a time. */
+  readonly slaWatcherBatch: number;
 }
 
 export class ConfigError extends Error {
@@ -99,6 +103,8 @@ export function loadConfig(env: Env, defaults: { readonly roles?: string } = {})
     readYourWritesTimeoutMs: integer('READ_YOUR_WRITES_TIMEOUT_MS', 2000, 0, 60_000),
     metricsPublic: boolean('METRICS_PUBLIC', false),
     logLevel: env.LOG_LEVEL || 'info',
+    complaintDepartment: env.TICKETFLOW_COMPLAINT_DEPARTMENT || 'complaints',
+    slaWatcherBatch: integer('SLA_WATCHER_BATCH', 200, 1, 10_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -62,6 +62,29 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly slaOpenClocks = new Gauge({
+    name: 'ticketflow_sla_open_clocks',
+    help: 'Running SLA clock cycles by state now (running, warning recorded, breached), as the SLA watcher last counted them',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly slaAlarms = new Counter({
+    name: 'ticketflow_sla_alarms_total',
+    help: 'ticket.sla-warning and ticket.sla-breached events the SLA watcher appended, by kind and clock',
+    labelNames: ['kind', 'clock'] as const,
+    registers: [this.registry],
+  });
+
+  /** From the moment a warning or breach became due to the append of its event. */
+  readonly slaWatcherLag = new Histogram({
+    name: 'ticketflow_sla_watcher_lag_seconds',
+    help: 'Time from an SLA warning or breach becoming due to the watcher appending its event',
+    labelNames: ['kind'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ticketflow_' });
   }

@@ -1,7 +1,21 @@
 import { Injectable } from '@nestjs/common';
 
-/** What readiness reports of the projector role in this process. */
+export type ProjectionState = 'starting' | 'running' | 'failing';
+
+/** What readiness reports of the projector role in this process: the worst of its projections. */
 @Injectable()
 export class ProjectorHealth {
-  state: 'off' | 'starting' | 'running' | 'failing' = 'off';
+  readonly projections = new Map<string, ProjectionState>();
+
+  get state(): 'off' | ProjectionState {
+    const states = [...this.projections.values()];
+    if (states.length === 0) return 'off';
+    if (states.includes('failing')) return 'failing';
+    if (states.includes('starting')) return 'starting';
+    return 'running';
+  }
+
+  set(projection: string, state: ProjectionState): void {
+    this.projections.set(projection, state);
+  }
 }

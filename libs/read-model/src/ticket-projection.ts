@@ -54,6 +54,9 @@ export function projectTicket(row: TicketRow | null, envelope: EventEnvelope): T
       resolution: null,
       feedback: null,
       clocks: evolveClocks([], event, d.receivedAt),
+      notes: [],
+      escalations: [],
+      closure: null,
       receivedAt: new Date(d.receivedAt),
       updatedAt: at,
     };
@@ -97,6 +100,24 @@ export function projectTicket(row: TicketRow | null, envelope: EventEnvelope): T
       return { ...next, status: 'assigned', assignee: event.data.agentId };
     case 'ticket.archived':
       return { ...next, status: 'archived' };
+    case 'ticket.note-added': {
+      const { text, visibleToCustomer, author } = event.data;
+      return { ...next, notes: [...row.notes, { text, visibleToCustomer, author, at: event.occurredAt }] };
+    }
+    case 'ticket.escalated': {
+      const { to, escalatedTo, escalatedBy, reason } = event.data;
+      return { ...next, escalations: [...row.escalations, { kind: 'manual', to, escalatedTo, escalatedBy, reason, at: event.occurredAt }] };
+    }
+    case 'ticket.closed': {
+      const { reason, duplicateOf, closedBy } = event.data;
+      return { ...next, status: 'closed', closure: { reason, ...(duplicateOf !== undefined ? { duplicateOf } : {}), closedBy, closedAt: event.occurredAt } };
+    }
+    case 'ticket.sla-warning':
+      return next;
+    case 'ticket.sla-breached': {
+      const { clock, cycle, escalatedTo } = event.data;
+      return { ...next, escalations: [...row.escalations, { kind: 'sla-breach', clock, cycle, escalatedTo, at: event.occurredAt }] };
+    }
     default: {
       const unknown: never = event;
       return unknown;

@@ -116,6 +116,9 @@ describe('projectTicket: the ticket row after each event type', () => {
         { name: 'first-response', cycle: 1, startedAt: iso(0), dueAt: iso(30_000), policyVersion: 'manual-2025' },
         { name: 'initial-handling', cycle: 1, startedAt: iso(0), dueAt: iso(15 * MIN), policyVersion: 'manual-2025' },
       ],
+      notes: [],
+      escalations: [],
+      closure: null,
       receivedAt: T0,
       updatedAt: T0,
     });
@@ -240,8 +243,70 @@ describe('projectTicket: the ticket row after each event type', () => {
   it('an event type this projection does not know only advances revision, position and updatedAt', () => {
     const [received] = given([[receive, 0]]);
     const row = projectTicket(null, received!)!;
-    const note = envelope('ticket.note-added', { text: sealed('later') }, iso(5000), 1);
-    expect(projectTicket(row, note)).toEqual({ ...row, revision: 1, lastPosition: '101', updatedAt: at(5000) });
+    const future = envelope('ticket.something-new', { text: sealed('later') }, iso(5000), 1);
+    expect(projectTicket(row, future)).toEqual({ ...row, revision: 1, lastPosition: '101', updatedAt: at(5000) });
+  });
+
+  it('ticket.note-added appends the sealed note with its author and time', () => {
+    const note: TicketCommand = { type: 'add-note', text: sealed('called back'), visibleToCustomer: true, author: 'agent-7' };
+    const { row, before } = project(given([[receive, 0], [note, 5000]]));
+    expect(row).toEqual({
+      ...before,
+      revision: 1,
+      lastPosition: '101',
+      notes: [{ text: sealed('called back'), visibleToCustomer: true, author: 'agent-7', at: iso(5000) }],
+      updatedAt: at(5000),
+    });
+  });
+
+  it('ticket.escalated records the escalation and keeps the status', () => {
+    const escalate: TicketCommand = {
+      type: 'escalate',
+      reason: sealed('angry'),
+      to: 'supervisor',
+      supervisor: { kind: 'supervisor', agentId: 'sup-1' },
+      escalatedBy: 'agent-7',
+    };
+    const { row } = project(given([[receive, 0], [classify, 1000], [escalate, 5000]]));
+    expect(row.status).toBe('classified');
+    expect(row.escalations).toEqual([
+      { kind: 'manual', to: 'supervisor', escalatedTo: { kind: 'supervisor', agentId: 'sup-1' }, escalatedBy: 'agent-7', reason: sealed('angry'), at: iso(5000) },
+    ]);
+  });
+
+  it('ticket.closed closes the ticket and stops every running clock', () => {
+    const close: TicketCommand = { type: 'close', reason: 'withdrawn', closedBy: 'agent-7' };
+    const { row } = project(given([[receive, 0], [classify, 1000], [close, 10 * MIN]]));
+    expect(row).toMatchObject({ status: 'closed', closure: { reason: 'withdrawn', closedBy: 'agent-7', closedAt: iso(10 * MIN) } });
+    expect(clocksOf(row)).toEqual([
+      ['first-response', 1, iso(1000)],
+      ['initial-handling', 1, iso(10 * MIN)],
+      ['resolution', 1, iso(10 * MIN)],
+    ]);
+  });
+
+  it('the SLA events mark their clock cycle; a breach also records where it escalated', () => {
+    const received = given([[receive, 0]]);
+    const row = projectTicket(null, received[0]!)!;
+    const warned = projectTicket(
+      row,
+      envelope('ticket.sla-warning', { clock: 'first-response', cycle: 1, dueAt: iso(30_000), policyVersion: 'manual-2025' }, iso(23_000), 1),
+    )!;
+    expect(warned.clocks[0]).toMatchObject({ name: 'first-response', warnedAt: iso(23_000) });
+    const breached = projectTicket(
+      warned,
+      envelope(
+        'ticket.sla-breached',
+        { clock: 'first-response', cycle: 1, dueAt: iso(30_000), policyVersion: 'manual-2025', escalatedTo: { kind: 'queue', queue: 'supervisors' } },
+        iso(31_000),
+        2,
+      ),
+    )!;
+    expect(breached.clocks[0]).toMatchObject({ warnedAt: iso(23_000), breachedAt: iso(31_000) });
+    expect(breached.clocks[1]).toEqual(row.clocks[1]);
+    expect(breached.escalations).toEqual([
+      { kind: 'sla-breach', clock: 'first-response', cycle: 1, escalatedTo: { kind: 'queue', queue: 'supervisors' }, at: iso(31_000) },
+    ]);
   });
 });
 

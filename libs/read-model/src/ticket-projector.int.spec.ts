@@ -12,6 +12,7 @@ import {
   type ReadModelFixture,
 } from '../../../test/support/read-model-fixture.js';
 import { describeOnEachDatabase } from '../../../test/support/test-databases.js';
+import { clockRecordsOf, ticketNextAlarmAt } from './sla-clock-rows.js';
 import { TICKET_STREAM_PREFIX } from './ticket-projection.js';
 import { CheckpointMovedError, TICKETS_PROJECTION, TicketProjector } from './ticket-projector.js';
 
@@ -44,19 +45,38 @@ describeOnEachDatabase('TicketProjector', (makeDatabase) => {
     const expected = await expectedRows(f);
     expect(expected).toHaveLength(8);
     expect(await storedRows(f.dataSource)).toEqual(expected);
-    expect(applied.sort((a, b) => (a.ticketId < b.ticketId ? -1 : 1))).toEqual(expected.map((r) => ({ ticketId: r.id, revision: r.revision })));
+    expect(applied.sort((a, b) => (a.ticketId < b.ticketId ? -1 : 1))).toEqual(
+      expected.map((r) => ({ ticketId: r.id, revision: r.revision, nextAlarmAt: ticketNextAlarmAt(r) })),
+    );
+    // One sla_clocks row per clock cycle of every ticket, as the ticket's clocks state them.
+    const cycles = await f.dataSource.query(
+      `SELECT ticket_id, clock, cycle, started_at, due_at, stopped_at, state, next_alarm_at, ticket_status, category, assignee
+       FROM sla_clocks ORDER BY ticket_id, clock, cycle`,
+    );
+    const wanted = expected
+      .flatMap(clockRecordsOf)
+      .sort((a, b) => `${a.ticket_id}${a.clock}${a.cycle}`.localeCompare(`${b.ticket_id}${b.clock}${b.cycle}`));
+    expect(cycles.map((c: Record<string, unknown>) => [c.ticket_id, c.clock, c.cycle, iso(c.due_at), iso(c.stopped_at), c.state, iso(c.next_alarm_at), c.ticket_status, c.assignee])).toEqual(
+      wanted.map((c) => [c.ticket_id, c.clock, c.cycle, c.due_at, c.stopped_at, c.state, c.next_alarm_at, c.ticket_status, c.assignee]),
+    );
+    expect(cycles.length).toBeGreaterThanOrEqual(8 * 2);
     expect(await checkpoint()).toBe(batch[batch.length - 1]!.checkpoint);
     expect(await projector.checkpoint()).toBe(batch[batch.length - 1]!.checkpoint);
   });
 
+  const iso = (value: unknown) => (value === null ? null : new Date(value as string).toISOString());
+
   it('applying the same batch twice changes nothing: the revision guard', async () => {
     await projector.apply(batch, null);
     const rows = await tableText(f.dataSource);
+    const cyclesText = () => f.dataSource.query(`SELECT c::text AS row FROM sla_clocks c ORDER BY ticket_id, clock, cycle`);
+    const cycles = await cyclesText();
     const after = await checkpoint();
 
     // A subscription redelivers a batch it could not acknowledge (resumed from the stored checkpoint).
     expect(await projector.apply(batch, after!)).toEqual([]);
     expect(await tableText(f.dataSource)).toEqual(rows);
+    expect(await cyclesText()).toEqual(cycles);
     expect(await checkpoint()).toBe(after);
   });
 

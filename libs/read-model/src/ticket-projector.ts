@@ -1,16 +1,12 @@
 import type { StoredEvent } from '#event-store';
+import { CheckpointMovedError, type Projector } from './projector.js';
+import { clockRecordsOf, ticketNextAlarmAt } from './sla-clock-rows.js';
 import { projectTicket, ticketIdOfStream, TICKET_STREAM_PREFIX } from './ticket-projection.js';
 import type { TicketRow } from './ticket-row.entity.js';
 
 export const TICKETS_PROJECTION = 'tickets';
 
-/** The checkpoint in the table is not the one this projector resumed from (a rebuild swapped it). */
-export class CheckpointMovedError extends Error {
-  constructor(readonly projection: string) {
-    super(`the checkpoint of projection ${projection} moved under this projector`);
-    this.name = 'CheckpointMovedError';
-  }
-}
+export { CheckpointMovedError };
 
 /** What the projector needs of a database: a `SqlDatabase`, or a TypeORM DataSource / EntityManager alike. */
 export interface ProjectionSql {
@@ -24,7 +20,25 @@ export interface ProjectionDatabase extends ProjectionSql {
 export interface AppliedRevision {
   readonly ticketId: string;
   readonly revision: number;
+  /** When the SLA watcher must look at this ticket next (null: no alarm pending). */
+  readonly nextAlarmAt: string | null;
 }
+
+/** The clock-cycle columns of `sla_clocks` after the key, for the upsert. */
+const CLOCK_COLUMNS = [
+  'started_at',
+  'due_at',
+  'stopped_at',
+  'warned_at',
+  'breached_at',
+  'policy_version',
+  'state',
+  'next_alarm_at',
+  'ticket_status',
+  'category',
+  'assignee',
+  'updated_at',
+];
 
 /** TicketRow property ↔ column, for the set-based SQL below. */
 const COLUMNS: ReadonlyArray<readonly [keyof TicketRow, string]> = [
@@ -49,6 +63,9 @@ const COLUMNS: ReadonlyArray<readonly [keyof TicketRow, string]> = [
   ['resolution', 'resolution'],
   ['feedback', 'feedback'],
   ['clocks', 'clocks'],
+  ['notes', 'notes'],
+  ['escalations', 'escalations'],
+  ['closure', 'closure'],
   ['receivedAt', 'received_at'],
   ['updatedAt', 'updated_at'],
 ];
@@ -69,15 +86,21 @@ function toRecord(row: TicketRow): Record<string, unknown> {
 }
 
 /**
- * Applies batches of events to the ticket read model: rows and checkpoint commit in one
- * transaction, rows are written set-based (one upsert per batch), and the checkpoint row is
- * locked and compared first so a projector whose checkpoint was moved (by a rebuild) stops
- * instead of writing over it.
+ * Applies batches of events to the ticket read model and its SLA clock cycles: rows, clock
+ * cycles and checkpoint commit in one transaction, each table written set-based (one upsert
+ * per batch), and the checkpoint row is locked and compared first so a projector whose
+ * checkpoint was moved (by a rebuild) stops instead of writing over it.
  */
-export class TicketProjector {
+export class TicketProjector implements Projector {
   constructor(
     private readonly db: ProjectionDatabase,
-    private readonly options: { readonly table?: string; readonly name?: string } = {},
+    private readonly options: {
+      readonly table?: string;
+      readonly clocksTable?: string;
+      readonly name?: string;
+      /** Whether applied assignments release the places allocations reserved (the live projection's job; not a rebuild's). */
+      readonly releasesReservations?: boolean;
+    } = {},
   ) {}
 
   get name(): string {
@@ -86,6 +109,10 @@ export class TicketProjector {
 
   private get table(): string {
     return this.options.table ?? 'tickets';
+  }
+
+  private get clocksTable(): string {
+    return this.options.clocksTable ?? 'sla_clocks';
   }
 
   async checkpoint(): Promise<string | null> {
@@ -143,6 +170,18 @@ export class TicketProjector {
          ON CONFLICT (id) DO UPDATE SET ${assignments}`,
         [JSON.stringify([...changed.values()].map(toRecord))],
       );
+      // Clock cycles are only ever added, never removed: an upsert keeps the table exact.
+      await tx.query(
+        `INSERT INTO ${this.clocksTable}
+         SELECT * FROM jsonb_populate_recordset(NULL::${this.clocksTable}, $1::jsonb)
+         ON CONFLICT (ticket_id, clock, cycle) DO UPDATE SET ${CLOCK_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`,
+        [JSON.stringify([...changed.values()].flatMap(clockRecordsOf))],
+      );
+    }
+    const assigned = ticketEvents.filter((e) => e.event.type === 'ticket.assigned').map((e) => ticketIdOfStream(e.event.streamId));
+    if (assigned.length > 0 && (this.options.releasesReservations ?? true)) {
+      // An allocation's reserved place now shows as the assignment itself (AgentDirectory.reserve).
+      await tx.query(`DELETE FROM agent_reservations WHERE ticket_id = ANY($1::uuid[])`, [assigned]);
     }
     const last = batch[batch.length - 1]!.checkpoint;
     await tx.query(
@@ -150,6 +189,6 @@ export class TicketProjector {
        ON CONFLICT (name) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, updated_at = EXCLUDED.updated_at`,
       [this.name, last],
     );
-    return [...changed.values()].map((r) => ({ ticketId: r.id, revision: r.revision }));
+    return [...changed.values()].map((r) => ({ ticketId: r.id, revision: r.revision, nextAlarmAt: ticketNextAlarmAt(r) }));
   }
 }

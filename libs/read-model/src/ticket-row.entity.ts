@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { SealedCustomer, SealedValue, SlaClock, Telephony, TicketStatus } from '#ticket-domain';
+import type { ClockName, ClosureReason, EscalationTarget, SealedCustomer, SealedValue, SlaClock, Telephony, TicketStatus } from '#ticket-domain';
 
 export interface ResolutionView {
   readonly summary: SealedValue;
@@ -13,6 +13,33 @@ export interface FeedbackView {
   readonly resolvedConfirmed: boolean;
   readonly comment?: SealedValue;
   readonly fedBackAt: string;
+}
+
+/** A progress record (manual §4.3). */
+export interface NoteView {
+  readonly text: SealedValue;
+  readonly visibleToCustomer: boolean;
+  readonly author: string;
+  readonly at: string;
+}
+
+/** A manual escalation, or the one a breach made (api.md). */
+export type EscalationView =
+  | {
+      readonly kind: 'manual';
+      readonly to: 'supervisor' | 'department';
+      readonly escalatedTo: EscalationTarget;
+      readonly escalatedBy: string;
+      readonly reason: SealedValue;
+      readonly at: string;
+    }
+  | { readonly kind: 'sla-breach'; readonly clock: ClockName; readonly cycle: number; readonly escalatedTo: EscalationTarget; readonly at: string };
+
+export interface ClosureView {
+  readonly reason: ClosureReason;
+  readonly duplicateOf?: string;
+  readonly closedBy: string;
+  readonly closedAt: string;
 }
 
 /**
@@ -90,6 +117,15 @@ export class TicketRow {
 
   @Column('jsonb')
   clocks: SlaClock[];
+
+  @Column('jsonb')
+  notes: NoteView[];
+
+  @Column('jsonb')
+  escalations: EscalationView[];
+
+  @Column('jsonb', { nullable: true })
+  closure: ClosureView | null;
 
   @Column('timestamptz', { name: 'received_at' })
   receivedAt: Date;

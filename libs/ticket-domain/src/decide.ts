@@ -2,7 +2,7 @@ import { IllegalTransitionError, InvalidCommandError, NoEligibleAgentError, Tick
 import { addMs } from './sla-clock.js';
 import { resolutionTargetMs, type SlaPolicy } from './sla-policy.js';
 import type { TicketCommand } from './ticket-commands.js';
-import type { TicketEvent } from './ticket-events.js';
+import type { EscalationTarget, TicketEvent } from './ticket-events.js';
 import type { TicketState, TicketStatus } from './ticket-state.js';
 
 export interface DecisionContext {
@@ -21,6 +21,9 @@ const COMMAND_VERBS: Record<TicketCommand['type'], string> = {
   resolve: 'resolve',
   'record-feedback': 'record feedback on',
   archive: 'archive',
+  'add-note': 'add a note to',
+  escalate: 'escalate',
+  close: 'close',
 };
 
 /** api.md "Allowed transitions". */
@@ -31,6 +34,9 @@ const ALLOWED_FROM: Record<Exclude<TicketCommand['type'], 'receive'>, readonly T
   resolve: ['assigned'],
   'record-feedback': ['resolved'],
   archive: ['fed-back', 'closed', 'resolved'],
+  'add-note': ['received', 'classified', 'assigned', 'resolved'],
+  escalate: ['received', 'classified', 'assigned', 'resolved'],
+  close: ['received', 'classified', 'assigned'],
 };
 
 /**
@@ -101,23 +107,24 @@ export function decide(command: TicketCommand, state: TicketState, context: Deci
     }
     case 'assign': {
       if (state.status !== 'classified' && state.status !== 'assigned') break;
-      // Automatic allocation (manual §2.2) arrives with the agents directory; until then
-      // only a dispatcher's manual assignment can name the agent.
-      if (command.agentId === undefined) {
-        throw new NoEligibleAgentError('automatic allocation is not available yet: name an agentId');
-      }
-      const transferFrom = state.status === 'assigned' ? state.agentId : undefined;
+      // manual §2.2 item 5: every allocation records who made it; an automatic one also
+      // records its rule version, the candidates and why the winner won.
+      const agentId = command.agentId ?? command.allocation?.winner;
+      if (agentId === undefined) throw new NoEligibleAgentError('no agent was named and no allocation was made');
+      const transferFrom = state.status === 'assigned' && state.agentId !== agentId ? state.agentId : undefined;
       return [
         {
           type: 'ticket.assigned',
           schemaVersion: 1,
           occurredAt,
           data: {
-            agentId: command.agentId,
+            agentId,
             ...(command.department ? { department: command.department } : {}),
             ...(command.reason ? { reason: command.reason } : {}),
-            allocatedBy: { kind: 'person', id: command.assignedBy },
-            allocation: null,
+            allocatedBy: command.allocation
+              ? { kind: 'system', ruleVersion: command.allocation.ruleVersion }
+              : { kind: 'person', id: command.assignedBy },
+            allocation: command.allocation ?? null,
             ...(transferFrom !== undefined ? { transferFrom } : {}),
             policyVersion: policy.version,
           },
@@ -182,6 +189,49 @@ export function decide(command: TicketCommand, state: TicketState, context: Deci
       if (state.status !== 'resolved' && state.status !== 'fed-back' && state.status !== 'closed') break;
       return [{ type: 'ticket.archived', schemaVersion: 1, occurredAt, data: { archivedFrom: state.status } }];
     }
+    case 'add-note':
+      return [
+        {
+          type: 'ticket.note-added',
+          schemaVersion: 1,
+          occurredAt,
+          data: { text: command.text, visibleToCustomer: command.visibleToCustomer, author: command.author },
+        },
+      ];
+    case 'escalate': {
+      let escalatedTo: EscalationTarget = command.supervisor;
+      if (command.to === 'department') {
+        if (state.department === undefined) {
+          throw new InvalidCommandError([{ field: 'to', message: 'the ticket has no department yet: escalate to supervisor' }]);
+        }
+        escalatedTo = { kind: 'department', department: state.department };
+      }
+      return [
+        {
+          type: 'ticket.escalated',
+          schemaVersion: 1,
+          occurredAt,
+          data: { reason: command.reason, to: command.to, escalatedTo, escalatedBy: command.escalatedBy },
+        },
+      ];
+    }
+    case 'close':
+      if (command.duplicateOf === state.ticketId) {
+        throw new InvalidCommandError([{ field: 'duplicateOf', message: 'a ticket cannot be a duplicate of itself' }]);
+      }
+      return [
+        {
+          type: 'ticket.closed',
+          schemaVersion: 1,
+          occurredAt,
+          data: {
+            reason: command.reason,
+            ...(command.duplicateOf !== undefined ? { duplicateOf: command.duplicateOf } : {}),
+            closedBy: command.closedBy,
+            policyVersion: policy.version,
+          },
+        },
+      ];
     default: {
       const unknown: never = command;
       return unknown;

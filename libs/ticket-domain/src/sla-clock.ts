@@ -12,11 +12,15 @@ export interface SlaClock {
   readonly dueAt: string;
   readonly stoppedAt?: string;
   readonly policyVersion: string;
+  /** When the SLA watcher recorded this cycle's warning (`ticket.sla-warning`). */
+  readonly warnedAt?: string;
+  /** When the SLA watcher recorded this cycle's breach (`ticket.sla-breached`). */
+  readonly breachedAt?: string;
 }
 
 export type ClockState = 'running' | 'met' | 'warning' | 'breached';
 
-export interface ClockView extends Omit<SlaClock, 'policyVersion'> {
+export interface ClockView extends Omit<SlaClock, 'policyVersion' | 'warnedAt' | 'breachedAt'> {
   readonly state: ClockState;
 }
 
@@ -67,12 +71,61 @@ export function latestCycle(clocks: readonly SlaClock[], name: ClockName): SlaCl
  * is breached past due, in warning past the policy's threshold share of its target.
  */
 export function clockStateAt(clock: SlaClock, now: Date, policy: SlaPolicy): ClockState {
+  // A recorded breach stands: a later reclassification to a longer target does not undo it.
+  if (clock.breachedAt !== undefined) return 'breached';
   const due = Date.parse(clock.dueAt);
   if (clock.stoppedAt !== undefined) return Date.parse(clock.stoppedAt) <= due ? 'met' : 'breached';
   const t = now.getTime();
   if (t > due) return 'breached';
+  return t >= warningTime(clock, policy) ? 'warning' : 'running';
+}
+
+/** When a running cycle passes the policy's warning share of its target (api.md: 75 %). */
+export function warningTime(clock: SlaClock, policy: SlaPolicy): number {
   const start = Date.parse(clock.startedAt);
-  return t >= start + (due - start) * policy.warningThreshold ? 'warning' : 'running';
+  return start + Math.ceil((Date.parse(clock.dueAt) - start) * policy.warningThreshold);
+}
+
+export type AlarmKind = 'warning' | 'breach';
+
+export interface Alarm {
+  readonly kind: AlarmKind;
+  /** The earliest instant (ms) at which the SLA watcher must act. */
+  readonly at: number;
+}
+
+/**
+ * The next thing the SLA watcher must record for this cycle, or undefined when nothing is
+ * left: a breach just past the due time (running, or stopped late without a recorded breach),
+ * a warning at the warning threshold while the cycle runs. A met cycle needs nothing.
+ */
+export function nextAlarm(clock: SlaClock, policy: SlaPolicy): Alarm | undefined {
+  if (clock.breachedAt !== undefined) return undefined;
+  const due = Date.parse(clock.dueAt);
+  if (clock.stoppedAt !== undefined) return Date.parse(clock.stoppedAt) > due ? { kind: 'breach', at: due + 1 } : undefined;
+  if (clock.warnedAt === undefined) return { kind: 'warning', at: warningTime(clock, policy) };
+  return { kind: 'breach', at: due + 1 };
+}
+
+/**
+ * What the watcher records for `clock` at `now`: a breach once past due (only the breach
+ * when the cycle is first seen past due, api.md), a warning once past the threshold.
+ */
+export function alarmDueAt(clock: SlaClock, now: Date, policy: SlaPolicy): AlarmKind | undefined {
+  const alarm = nextAlarm(clock, policy);
+  if (!alarm || now.getTime() < alarm.at) return undefined;
+  if (alarm.kind === 'warning' && now.getTime() > Date.parse(clock.dueAt)) return 'breach';
+  return alarm.kind;
+}
+
+/** The earliest alarm among `clocks`, as an ISO time, or null when none is pending. */
+export function nextAlarmAt(clocks: readonly SlaClock[], policyOf: (version: string) => SlaPolicy): string | null {
+  let earliest: number | undefined;
+  for (const clock of clocks) {
+    const alarm = nextAlarm(clock, policyOf(clock.policyVersion));
+    if (alarm && (earliest === undefined || alarm.at < earliest)) earliest = alarm.at;
+  }
+  return earliest === undefined ? null : new Date(earliest).toISOString();
 }
 
 export function viewClocks(clocks: readonly SlaClock[], now: Date, policyOf: (version: string) => SlaPolicy): ClockView[] {
@@ -122,7 +175,15 @@ export function evolveClocks(clocks: readonly SlaClock[], event: ClockEvent, rec
     case 'ticket.reopened':
       return resumeClock(clocks, 'resolution');
     case 'ticket.archived':
+    case 'ticket.closed':
       return stopAllClocks(clocks, at);
+    case 'ticket.sla-warning':
+      return markCycle(clocks, event.data.clock, event.data.cycle, { warnedAt: at });
+    case 'ticket.sla-breached':
+      return markCycle(clocks, event.data.clock, event.data.cycle, { breachedAt: at });
+    case 'ticket.note-added':
+    case 'ticket.escalated':
+      return [...clocks];
     default: {
       const unknown: never = event;
       return unknown;
@@ -131,3 +192,7 @@ export function evolveClocks(clocks: readonly SlaClock[], event: ClockEvent, rec
 }
 
 type ClockEvent = TicketEvent;
+
+function markCycle(clocks: readonly SlaClock[], name: ClockName, cycle: number, mark: Pick<SlaClock, 'warnedAt'> | Pick<SlaClock, 'breachedAt'>): SlaClock[] {
+  return clocks.map((c) => (c.name === name && c.cycle === cycle ? { ...c, ...mark } : c));
+}

@@ -1,6 +1,7 @@
 import type { SealedValue } from './sealed-value.js';
 import type { Category, Channel, ServiceType, Subcategory } from './sla-policy.js';
-import type { SealedCustomer, Telephony } from './ticket-events.js';
+import type { AllocationRecord } from './allocation.js';
+import type { ClosureReason, EscalationTarget, SealedCustomer, Telephony } from './ticket-events.js';
 
 /**
  * Commands as the domain sees them: already validated for shape, personal fields already
@@ -27,15 +28,17 @@ export interface ClassifyTicket {
   readonly note?: SealedValue;
 }
 
-export interface AssignTicket {
+/**
+ * A manual assignment names `agentId`; an automatic one carries the allocation the
+ * application ran over the agents directory (`allocate`), whose winner is the agent.
+ */
+export type AssignTicket = {
   readonly type: 'assign';
-  /** Absent: automatic allocation. */
-  readonly agentId?: string;
   readonly department?: string;
   readonly reason?: string;
-  /** The person who assigns by hand (the acting user's id). */
+  /** The person who asked for the assignment (the acting user's id). */
   readonly assignedBy: string;
-}
+} & ({ readonly agentId: string; readonly allocation?: undefined } | { readonly agentId?: undefined; readonly allocation?: AllocationRecord });
 
 export interface ResolveTicket {
   readonly type: 'resolve';
@@ -56,4 +59,37 @@ export interface ArchiveTicket {
   readonly type: 'archive';
 }
 
-export type TicketCommand = ReceiveTicket | ClassifyTicket | AssignTicket | ResolveTicket | RecordFeedback | ArchiveTicket;
+/** manual §4.3: a progress record, in any open status. */
+export interface AddNote {
+  readonly type: 'add-note';
+  readonly text: SealedValue;
+  readonly visibleToCustomer: boolean;
+  readonly author: string;
+}
+
+export interface EscalateTicket {
+  readonly type: 'escalate';
+  readonly reason: SealedValue;
+  readonly to: 'supervisor' | 'department';
+  /** For `to: supervisor`: the on-duty supervisor, or the supervisors' queue, looked up by the application. */
+  readonly supervisor: EscalationTarget;
+  readonly escalatedBy: string;
+}
+
+export interface CloseTicket {
+  readonly type: 'close';
+  readonly reason: ClosureReason;
+  readonly duplicateOf?: string;
+  readonly closedBy: string;
+}
+
+export type TicketCommand =
+  | ReceiveTicket
+  | ClassifyTicket
+  | AssignTicket
+  | ResolveTicket
+  | RecordFeedback
+  | ArchiveTicket
+  | AddNote
+  | EscalateTicket
+  | CloseTicket;

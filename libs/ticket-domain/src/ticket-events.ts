@@ -1,5 +1,6 @@
+import type { AllocationRecord } from './allocation.js';
 import type { SealedValue } from './sealed-value.js';
-import type { Category, Channel, Impact, Level, ServiceType, Subcategory } from './sla-policy.js';
+import type { Category, Channel, ClockName, Impact, Level, ServiceType, Subcategory } from './sla-policy.js';
 
 /**
  * The events of a ticket's life (api.md "Events"). Each is a plain readonly object typed by
@@ -73,7 +74,7 @@ export type TicketAssigned = DomainEvent<
     readonly reason?: string;
     readonly allocatedBy: AllocatedBy;
     /** The automatic allocation's record (candidates, why the winner won); null for a manual one. */
-    readonly allocation: null | Readonly<Record<string, unknown>>;
+    readonly allocation: null | AllocationRecord;
     readonly transferFrom?: string;
     readonly policyVersion: string;
   }
@@ -114,6 +115,73 @@ export type TicketReopened = DomainEvent<
 
 export type TicketArchived = DomainEvent<'ticket.archived', { readonly archivedFrom: 'fed-back' | 'closed' | 'resolved' }>;
 
+/** manual §4.3: a progress record for tracking. The text is personal data (api.md). */
+export type TicketNoteAdded = DomainEvent<
+  'ticket.note-added',
+  {
+    readonly text: SealedValue;
+    readonly visibleToCustomer: boolean;
+    readonly author: string;
+  }
+>;
+
+/**
+ * Where an escalation went (api.md, manual §3.2.1): an on-duty supervisor by id, the
+ * supervisors' queue when none is on duty, or a department.
+ */
+export type EscalationTarget =
+  | { readonly kind: 'supervisor'; readonly agentId: string }
+  | { readonly kind: 'queue'; readonly queue: 'supervisors' }
+  | { readonly kind: 'department'; readonly department: string };
+
+export type TicketEscalated = DomainEvent<
+  'ticket.escalated',
+  {
+    /** Free text about the case: personal data, sealed like a note. */
+    readonly reason: SealedValue;
+    readonly to: 'supervisor' | 'department';
+    readonly escalatedTo: EscalationTarget;
+    readonly escalatedBy: string;
+  }
+>;
+
+export const CLOSURE_REASONS = ['out-of-scope', 'duplicate', 'withdrawn'] as const;
+export type ClosureReason = (typeof CLOSURE_REASONS)[number];
+
+/** api.md: ends an unresolved ticket; every running clock stops. */
+export type TicketClosed = DomainEvent<
+  'ticket.closed',
+  {
+    readonly reason: ClosureReason;
+    readonly duplicateOf?: string;
+    readonly closedBy: string;
+    readonly policyVersion: string;
+  }
+>;
+
+/** Identifies one cycle of one clock: the SLA watcher's events are unique per (clock, cycle, kind). */
+interface ClockRef {
+  readonly clock: ClockName;
+  readonly cycle: number;
+  readonly dueAt: string;
+  readonly policyVersion: string;
+}
+
+/** A running clock passed the policy's warning share of its target (api.md). Appended only by the SLA watcher. */
+export type TicketSlaWarning = DomainEvent<'ticket.sla-warning', ClockRef>;
+
+/**
+ * A clock passed its due time, running or stopped late (api.md). Appended only by the SLA
+ * watcher; the breach escalates (manual §8.1) to the target named here.
+ */
+export type TicketSlaBreached = DomainEvent<
+  'ticket.sla-breached',
+  ClockRef & {
+    readonly stoppedAt?: string;
+    readonly escalatedTo: EscalationTarget;
+  }
+>;
+
 export type TicketEvent =
   | TicketReceived
   | TicketClassified
@@ -121,7 +189,12 @@ export type TicketEvent =
   | TicketResolved
   | TicketFedBack
   | TicketReopened
-  | TicketArchived;
+  | TicketArchived
+  | TicketNoteAdded
+  | TicketEscalated
+  | TicketClosed
+  | TicketSlaWarning
+  | TicketSlaBreached;
 
 export type TicketEventType = TicketEvent['type'];
 
@@ -133,6 +206,11 @@ export const TICKET_EVENT_TYPES: readonly TicketEventType[] = [
   'ticket.fed-back',
   'ticket.reopened',
   'ticket.archived',
+  'ticket.note-added',
+  'ticket.escalated',
+  'ticket.closed',
+  'ticket.sla-warning',
+  'ticket.sla-breached',
 ];
 
 export function isTicketEventType(type: string): type is TicketEventType {

@@ -17,6 +17,8 @@ interface Opened {
   readonly clocks: readonly SlaClock[];
   /** The policy version that opened the ticket. */
   readonly policyVersion: string;
+  /** The department handling it, from the latest classification or assignment that named one. */
+  readonly department?: string;
 }
 
 export interface Classification {
@@ -59,12 +61,20 @@ export function evolve(state: TicketState, event: TicketEvent): TicketState {
       if (state.status !== 'received' && state.status !== 'classified' && state.status !== 'assigned') return state;
       const { category, serviceType, resolutionDueAt } = event.data;
       const classification = { category, serviceType, resolutionDueAt };
-      if (state.status === 'assigned') return { ...state, clocks, classification };
-      return { ...state, status: 'classified', clocks, classification };
+      const department = event.data.department ?? state.department;
+      const classified = { ...state, clocks, classification, ...(department !== undefined ? { department } : {}) };
+      if (state.status === 'assigned') return classified;
+      return { ...classified, status: 'classified' };
     }
     case 'ticket.assigned':
       if (state.status !== 'classified' && state.status !== 'assigned') return state;
-      return { ...state, status: 'assigned', agentId: event.data.agentId, clocks };
+      return {
+        ...state,
+        status: 'assigned',
+        agentId: event.data.agentId,
+        clocks,
+        ...(event.data.department !== undefined ? { department: event.data.department } : {}),
+      };
     case 'ticket.resolved':
       if (state.status !== 'assigned') return state;
       return { ...state, status: 'resolved', clocks, resolvedAt: event.occurredAt, feedbackDueAt: event.data.feedbackDueAt };
@@ -77,9 +87,20 @@ export function evolve(state: TicketState, event: TicketEvent): TicketState {
       if (state.status !== 'fed-back') return state;
       return { ...state, status: 'assigned', agentId: event.data.agentId, clocks };
     case 'ticket.archived': {
-      const { ticketId, customerId, receivedAt, policyVersion } = state;
-      return { status: 'archived', ticketId, customerId, receivedAt, policyVersion, clocks };
+      const { ticketId, customerId, receivedAt, policyVersion, department } = state;
+      return { status: 'archived', ticketId, customerId, receivedAt, policyVersion, clocks, ...(department !== undefined ? { department } : {}) };
     }
+    case 'ticket.closed': {
+      if (state.status !== 'received' && state.status !== 'classified' && state.status !== 'assigned') return state;
+      const { ticketId, customerId, receivedAt, policyVersion, department } = state;
+      return { status: 'closed', ticketId, customerId, receivedAt, policyVersion, clocks, ...(department !== undefined ? { department } : {}) };
+    }
+    case 'ticket.note-added':
+    case 'ticket.escalated':
+      return state;
+    case 'ticket.sla-warning':
+    case 'ticket.sla-breached':
+      return { ...state, clocks };
     default: {
       const unknown: never = event;
       return unknown;

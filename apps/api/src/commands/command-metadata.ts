@@ -48,6 +48,11 @@ export function commandMetadata(actor: Actor, correlationId: string, scope?: Ide
   };
 }
 
+/** The person acting: the user behind a service key when it names one, else the caller itself. */
+export function actingPerson(meta: CommandMetadata): string {
+  return meta.actor.onBehalfOf ?? meta.actor.id;
+}
+
 /** Until API keys exist (the security issue) every caller is one anonymous service. */
 export const ANONYMOUS: Actor = { id: 'anonymous', kind: 'service', roles: [] };
 

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { CATEGORIES, TICKET_STATUSES } from '#ticket-domain';
 
 export class ListTicketsQuery {
@@ -25,6 +25,16 @@ export class ListTicketsQuery {
   @IsString()
   @Length(1, 100)
   customerId?: string;
+
+  @ApiPropertyOptional({ enum: ['true', 'false'], description: 'true: tickets with a clock breached now; false: tickets with none' })
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'breached must be true or false' })
+  breached?: 'true' | 'false';
+
+  @ApiPropertyOptional({ description: 'ISO-8601 time: tickets with a running clock due before it' })
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'dueBefore must be an ISO-8601 time' })
+  dueBefore?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
   @IsOptional()

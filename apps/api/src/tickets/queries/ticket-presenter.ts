@@ -14,12 +14,14 @@ export class TicketPresenter {
 
   async present(row: TicketRow, at?: Date): Promise<Record<string, unknown>> {
     const open = this.personal.openDeep.bind(this.personal, row.customerId);
-    const [customer, description, telephony, resolution, feedback] = await Promise.all([
+    const [customer, description, telephony, resolution, feedback, notes, escalations] = await Promise.all([
       open(row.customer),
       open(row.description),
       open(row.telephony),
       open(row.resolution),
       open(row.feedback),
+      open(row.notes ?? []),
+      open(row.escalations ?? []),
     ]);
     return {
       id: row.id,
@@ -40,6 +42,9 @@ export class TicketPresenter {
       assignee: row.assignee,
       resolution,
       feedback,
+      notes,
+      escalations,
+      closure: row.closure ?? null,
       clocks: viewClocks(row.clocks, at ?? this.clock.now(), policyByVersion),
       revision: row.revision,
       receivedAt: new Date(row.receivedAt).toISOString(),

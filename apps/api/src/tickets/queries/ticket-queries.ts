@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { CLOCK, type Clock } from '#platform';
 import { TicketRow } from '#read-model';
 import { ProblemException, validationProblem } from '../../http/problem.js';
 import type { ListTicketsQuery } from './list-tickets.dto.js';
@@ -18,7 +19,10 @@ const DEFAULT_LIMIT = 50;
 /** The ticket read model's queries: one row by id, and keyset pages ordered by (receivedAt, id). */
 @Injectable()
 export class TicketQueries {
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
 
   byId(id: string): Promise<TicketRow | null> {
     return this.dataSource.getRepository(TicketRow).findOneBy({ id });
@@ -26,13 +30,24 @@ export class TicketQueries {
 
   async page(query: ListTicketsQuery): Promise<{ items: TicketRow[]; nextCursor: string | null }> {
     const filters = { status: query.status, category: query.category, assignee: query.assignee, customerId: query.customerId };
-    const filterHash = createHash('sha256').update(JSON.stringify(filters)).digest('base64url').slice(0, 16);
+    const clockFilters = { breached: query.breached, dueBefore: query.dueBefore };
+    const filterHash = createHash('sha256').update(JSON.stringify({ ...filters, ...clockFilters })).digest('base64url').slice(0, 16);
     const limit = query.limit ?? DEFAULT_LIMIT;
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, filterHash);
 
     const builder = this.dataSource.getRepository(TicketRow).createQueryBuilder('t');
     for (const [field, value] of Object.entries(filters)) {
       if (value !== undefined) builder.andWhere(`t.${field} = :${field}`, { [field]: value });
+    }
+    if (query.breached !== undefined) {
+      // Breached now: a recorded breach, a cycle stopped late, or a running cycle past due.
+      const breached = `EXISTS (SELECT 1 FROM sla_clocks c WHERE c.ticket_id = t.id AND (c.state = 'breached' OR (c.stopped_at IS NULL AND c.due_at < :now)))`;
+      builder.andWhere(query.breached === 'true' ? breached : `NOT ${breached}`, { now: this.clock.now() });
+    }
+    if (query.dueBefore !== undefined) {
+      builder.andWhere(`EXISTS (SELECT 1 FROM sla_clocks c WHERE c.ticket_id = t.id AND c.stopped_at IS NULL AND c.due_at < :dueBefore)`, {
+        dueBefore: new Date(query.dueBefore),
+      });
     }
     if (after) builder.andWhere('(t.receivedAt, t.id) > (:afterReceivedAt, :afterId)', { afterReceivedAt: after.r, afterId: after.i });
     const rows = await builder
