@@ -5,9 +5,19 @@ export interface PollingSubscriptionSource {
    * The next batch after `from` (empty when caught up), and whether committed events wait
    * behind a transaction still running (then the subscription looks again within milliseconds).
    */
-  readBatch(from: Checkpoint | null): Promise<{ readonly events: StoredEvent[]; readonly heldBack: boolean }>;
+  readBatch(from: Checkpoint | null): Promise<ReadBatch>;
   /** Calls `wake` when new events may be readable; resolves to a function that stops it. */
   onWakeUp(wake: () => void): Promise<() => Promise<void>>;
+}
+
+export interface ReadBatch {
+  readonly events: StoredEvent[];
+  readonly heldBack: boolean;
+  /**
+   * The read stopped at its limit, so more events are very likely waiting (catching up): the
+   * subscription then reads the next batch while the handler runs on this one.
+   */
+  readonly more?: boolean;
 }
 
 export interface PollingSubscriptionOptions {
@@ -26,6 +36,9 @@ const HELD_BACK_MAX_PAUSE_MS = 50;
  * each. Between batches it sleeps until a wake-up or the poll interval, whichever comes
  * first; polling alone is enough for correctness, wake-ups only cut latency. A failing
  * handler gets the same batch again after a pause, so it must be idempotent.
+ *
+ * While catching up (the source says `more`), the next batch is read while the handler runs
+ * on this one; it is handed over only after the handler succeeded, and dropped otherwise.
  */
 export class PollingSubscription implements Subscription {
   readonly #running: Promise<void>;
@@ -61,19 +74,26 @@ export class PollingSubscription implements Subscription {
       return async () => undefined;
     });
     let heldBackPauseMs = 0;
+    /** The batch after `checkpoint`, read ahead while the handler ran on the previous one. */
+    let readAhead: Promise<ReadBatch> | undefined;
+    const read = (from: Checkpoint | null): Promise<ReadBatch> => {
+      // Cleared before reading: a wake-up arriving during the read triggers another read.
+      this.#wakeRequested = false;
+      return this.source.readBatch(from);
+    };
     try {
       while (!this.#stopped) {
-        // Cleared before reading: a wake-up arriving during the read triggers another read.
-        this.#wakeRequested = false;
-        let batch: StoredEvent[];
-        let heldBack: boolean;
+        let result: ReadBatch;
         try {
-          ({ events: batch, heldBack } = await this.source.readBatch(checkpoint));
+          result = await (readAhead ?? read(checkpoint));
         } catch (error) {
           this.#report(error);
           await this.#sleep(this.options.retryPauseMs, { wakeable: false });
           continue;
+        } finally {
+          readAhead = undefined;
         }
+        const { events: batch, heldBack } = result;
         if (this.#stopped) break;
         if (batch.length === 0) {
           // Events committed behind a running transaction: look again soon, backing off
@@ -84,15 +104,23 @@ export class PollingSubscription implements Subscription {
           continue;
         }
         heldBackPauseMs = 0;
+        const last = batch[batch.length - 1]!.checkpoint;
+        const next = result.more ? read(last) : undefined;
+        // Awaited in the next round, or dropped: its failure must not go unhandled meanwhile.
+        next?.catch(() => undefined);
         try {
           await this.handle(batch);
-          checkpoint = batch[batch.length - 1]!.checkpoint;
+          checkpoint = last;
+          readAhead = next;
         } catch (error) {
+          // The same batch again after the pause: what was read ahead of it is dropped.
           this.#report(error);
           await this.#sleep(this.options.retryPauseMs, { wakeable: false });
         }
       }
     } finally {
+      // Stopped with a batch read ahead: let that read end before the caller closes the database.
+      await readAhead?.catch(() => undefined);
       await stopWakeUps().catch((error: unknown) => this.#report(error));
     }
   }

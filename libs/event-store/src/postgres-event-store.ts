@@ -161,7 +161,7 @@ export class PostgresEventStore implements EventStore {
     from: Checkpoint | null,
     options: ReadAllOptions,
     db: SqlExecutor = this.db,
-  ): Promise<{ events: StoredEvent[]; heldBack: boolean }> {
+  ): Promise<{ events: StoredEvent[]; heldBack: boolean; more: boolean }> {
     const after = parseCheckpoint(from);
     const rows = await db.query<EventRow & { held_back: boolean }>(
       `SELECT ${EVENT_COLUMNS}, transaction_id >= horizon.xmin AS held_back
@@ -177,6 +177,7 @@ export class PostgresEventStore implements EventStore {
     return {
       events: readable.map((row) => ({ event: envelopeFromRow(row), checkpoint: checkpointOf(row) })),
       heldBack: visible !== -1,
+      more: rows.length === options.limit && visible === -1,
     };
   }
 
