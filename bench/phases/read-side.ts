@@ -2,11 +2,12 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { DataSource } from 'typeorm';
+import { DataSource, type MigrationInterface } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { PgDatabase } from '#database';
 import { PostgresEventStore, verifyChain, type SealedEvent } from '#event-store';
-import { ProjectionCheckpoint, ReadModel1764320000000, rebuildTicketsProjection, TicketRow } from '#read-model';
+import * as readModel from '#read-model';
+import { ProjectionCheckpoint, rebuildTicketsProjection, TicketRow } from '#read-model';
 import { chain, type ChainedEvent } from '../fixtures/tickets.js';
 import { SCHEMAS } from '../infra/bench-database.js';
 import { CpuMeter, type CpuBreakdown } from '../infra/machine.js';
@@ -170,7 +171,7 @@ export async function rebuild(ctx: BenchContext, seeded: Seeded): Promise<PhaseR
     type: 'postgres',
     driver: db.typeormDriver(),
     entities: [TicketRow, ProjectionCheckpoint],
-    migrations: [ReadModel1764320000000],
+    migrations: readModelMigrations(),
     migrationsRun: true,
     logging: false,
   });
@@ -206,6 +207,17 @@ export async function rebuild(ctx: BenchContext, seeded: Seeded): Promise<PhaseR
     await dataSource.destroy().catch(() => undefined);
     await db.close();
   }
+}
+
+/**
+ * Every migration the read-model library exports (classes named `<Name><13-digit timestamp>`
+ * with `up` and `down`), so the rebuilt tables have the columns the projector of this build writes.
+ */
+function readModelMigrations(): Array<new () => MigrationInterface> {
+  return Object.entries(readModel as Record<string, unknown>)
+    .filter(([name, value]) => /\d{13}$/.test(name) && typeof value === 'function' && 'up' in value.prototype && 'down' in value.prototype)
+    .sort(([a], [b]) => a.slice(-13).localeCompare(b.slice(-13)))
+    .map(([, value]) => value as new () => MigrationInterface);
 }
 
 /** A COPY text-format line: tab-separated, with backslash, tab, newline and CR escaped. */
