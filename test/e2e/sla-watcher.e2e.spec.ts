@@ -3,6 +3,7 @@ import request from 'supertest';
 import { eventually } from '#test-support';
 import { SlaWatcher } from '../../apps/worker/src/sla-watcher.service.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { TestClock } from '../support/test-clock.js';
 import { describeOnEachDatabase, makePgliteDatabase, type TestDatabase } from '../support/test-databases.js';
 
 const SEC = 1000;
@@ -142,6 +143,36 @@ describeOnEachDatabase('the SLA watcher, the board and the clock filters over RE
     expect(metrics).toMatch(/ticketflow_sla_open_clocks\{state="breached"\} [1-9]/);
     expect(metrics).toMatch(/ticketflow_sla_alarms_total\{kind="breach",clock="first-response"\} [1-9]/);
     expect(metrics).toMatch(/ticketflow_sla_watcher_lag_seconds_count\{kind="breach"\} [1-9]/);
+  });
+});
+
+describeOnEachDatabase('the SLA watcher after a restart', (makeDatabase) => {
+  it('re-arms from the table at start: clocks that fell due while no watcher ran get their breach within seconds', async () => {
+    const database = await makeDatabase();
+    const clock = new TestClock();
+    try {
+      // A service without the watcher takes a ticket received 20 minutes ago.
+      const without = await startTestApp({ db: database.db, clock, env: { TICKETFLOW_ROLES: 'api,projector' } });
+      const id = (
+        await request(without.http)
+          .post('/v1/tickets')
+          .send({ channel: 'online', customer: { name: 'Zhao Lei', email: 'zhao@example.com' }, description: 'Cannot log in', receivedAt: new Date(clock.now().getTime() - 20 * MIN).toISOString() })
+          .expect(201)
+      ).body.ticketId as string;
+      const typesOf = async (t: TestApp) => ((await request(t.http).get(`/v1/tickets/${id}/history`).expect(200)).body.events as HistoryEvent[]).map((e) => e.type);
+      expect(await typesOf(without)).toEqual(['ticket.received']);
+      await without.close();
+
+      // The watcher starts with nothing announcing the ticket: it finds the due clocks itself.
+      const withWatcher = await startTestApp({ db: database.db, clock, env: { TICKETFLOW_ROLES: 'api,worker' } });
+      try {
+        await eventually(async () => expect(await typesOf(withWatcher)).toEqual(['ticket.received', 'ticket.sla-breached', 'ticket.sla-breached']), 5_000);
+      } finally {
+        await withWatcher.close();
+      }
+    } finally {
+      await database.dispose();
+    }
   });
 });
 

@@ -257,10 +257,13 @@ export class SlaWatcher implements OnApplicationBootstrap, OnApplicationShutdown
   private async restate(ticketId: string, state: TicketState): Promise<void> {
     if (state.status === 'none') return;
     const alarms = state.clocks.map((clock) => ({ clock: clock.name, cycle: clock.cycle, next_alarm_at: nextAlarmAt([clock], policyByVersion) }));
+    // Rows the projector is writing right now are skipped, not waited for: it writes them from the
+    // ticket's events itself, and waiting could deadlock with its multi-ticket upsert.
     await this.db.query(
-      `UPDATE sla_clocks c SET next_alarm_at = a.next_alarm_at
-       FROM jsonb_to_recordset($2::jsonb) AS a(clock text, cycle int, next_alarm_at timestamptz)
-       WHERE c.ticket_id = $1 AND c.clock = a.clock AND c.cycle = a.cycle`,
+      `WITH free AS (SELECT clock, cycle FROM sla_clocks WHERE ticket_id = $1 FOR UPDATE SKIP LOCKED)
+       UPDATE sla_clocks c SET next_alarm_at = a.next_alarm_at
+       FROM free, jsonb_to_recordset($2::jsonb) AS a(clock text, cycle int, next_alarm_at timestamptz)
+       WHERE c.ticket_id = $1 AND c.clock = free.clock AND c.cycle = free.cycle AND a.clock = free.clock AND a.cycle = free.cycle`,
       [ticketId, JSON.stringify(alarms)],
     );
   }

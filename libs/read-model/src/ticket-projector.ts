@@ -175,7 +175,8 @@ export class TicketProjector implements Projector {
         `INSERT INTO ${this.clocksTable}
          SELECT * FROM jsonb_populate_recordset(NULL::${this.clocksTable}, $1::jsonb)
          ON CONFLICT (ticket_id, clock, cycle) DO UPDATE SET ${CLOCK_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`,
-        [JSON.stringify([...changed.values()].flatMap(clockRecordsOf))],
+        // In key order, so concurrent writers of these rows lock them in one order.
+        [JSON.stringify([...changed.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).flatMap(clockRecordsOf))],
       );
     }
     const assigned = ticketEvents.filter((e) => e.event.type === 'ticket.assigned').map((e) => ticketIdOfStream(e.event.streamId));
