@@ -62,11 +62,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly slaOpenClocks = new Gauge({
+  /** Set by the SLA watcher role: counts the open clocks into `slaOpenClocks` when /metrics is scraped. */
+  countOpenClocks?: () => Promise<void>;
+
+  readonly slaOpenClocks: Gauge<'state'> = new Gauge({
     name: 'ticketflow_sla_open_clocks',
-    help: 'Running SLA clock cycles by state now (running, warning recorded, breached), as the SLA watcher last counted them',
+    help: 'Running SLA clock cycles by state at the scrape (running, warning recorded, breached); served by processes running the SLA watcher',
     labelNames: ['state'] as const,
     registers: [this.registry],
+    collect: async () => {
+      await this.countOpenClocks?.().catch(() => undefined);
+    },
   });
 
   readonly slaAlarms = new Counter({
