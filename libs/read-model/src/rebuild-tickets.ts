@@ -12,11 +12,7 @@ export interface RebuildProgress {
 export interface RebuildOptions {
   readonly dataSource: DataSource;
   readonly store: EventStore;
-  /**
-   * Events per batch (one transaction each). Default 10,000: a ticket's events are spread over
-   * the log, so a larger batch rewrites fewer rows (100,000 seeded events: 58,000 row writes
-   * at 2,000 a batch, 45,000 at 10,000; docs/performance.md), at some 100 MB of memory.
-   */
+  /** Events per batch (one transaction each). */
   readonly batchSize?: number;
   readonly onProgress?: (progress: RebuildProgress) => void;
   /**
@@ -39,7 +35,7 @@ const REBUILD_PROJECTION = `${TICKETS_PROJECTION}/rebuild`;
  */
 export async function rebuildTicketsProjection(options: RebuildOptions): Promise<{ events: number }> {
   const { dataSource, store } = options;
-  const batchSize = options.batchSize ?? 10_000;
+  const batchSize = options.batchSize ?? 2000;
   const started = options.elapsed?.() ?? performance.now();
   const elapsed = () => (options.elapsed?.() ?? performance.now()) - started;
   const report = (events: number, phase: RebuildProgress['phase']) => options.onProgress?.({ events, elapsedMs: elapsed(), phase });
