@@ -33,6 +33,19 @@ const CONCURRENCY = 8;
 
 const WATCHER_ACTOR: Actor = { id: 'sla-watcher', kind: 'system', roles: [] };
 
+/**
+ * The watcher's claim ($1 now, $2 the most rows, $3 the lease's end): the due cycles, soonest
+ * first, skipping those another watcher holds, each leased (its next alarm pushed past the lease)
+ * so nobody claims it again while it is handled. Exported for the benchmark's query plan.
+ */
+export const CLAIM_DUE_CLOCKS_SQL = `WITH due AS (
+    SELECT ticket_id, clock, cycle, next_alarm_at FROM sla_clocks
+    WHERE next_alarm_at <= $1 ORDER BY next_alarm_at LIMIT $2 FOR UPDATE SKIP LOCKED
+  )
+  UPDATE sla_clocks c SET next_alarm_at = $3
+  FROM due WHERE c.ticket_id = due.ticket_id AND c.clock = due.clock AND c.cycle = due.cycle
+  RETURNING c.ticket_id, due.next_alarm_at AS alarm_at`;
+
 interface ClaimedClock {
   ticket_id: string;
   alarm_at: Date | string;
@@ -165,21 +178,9 @@ export class SlaWatcher implements OnApplicationBootstrap, OnApplicationShutdown
     for (const state of ['running', 'warning', 'breached'] as const) this.metrics.slaOpenClocks.set({ state }, Number(row?.[state] ?? 0));
   }
 
-  /**
-   * One statement: the due cycles, soonest first, skipping those another watcher holds, each
-   * leased (its next alarm pushed past the lease) so nobody claims it again while it is handled.
-   */
+  /** One statement, no transaction held while the clocks are handled (CLAIM_DUE_CLOCKS_SQL). */
   private claim(now: Date): Promise<ClaimedClock[]> {
-    return this.db.query<ClaimedClock>(
-      `WITH due AS (
-         SELECT ticket_id, clock, cycle, next_alarm_at FROM sla_clocks
-         WHERE next_alarm_at <= $1 ORDER BY next_alarm_at LIMIT $2 FOR UPDATE SKIP LOCKED
-       )
-       UPDATE sla_clocks c SET next_alarm_at = $3
-       FROM due WHERE c.ticket_id = due.ticket_id AND c.clock = due.clock AND c.cycle = due.cycle
-       RETURNING c.ticket_id, due.next_alarm_at AS alarm_at`,
-      [now, this.batchSize, new Date(now.getTime() + CLAIM_LEASE_MS)],
-    );
+    return this.db.query<ClaimedClock>(CLAIM_DUE_CLOCKS_SQL, [now, this.batchSize, new Date(now.getTime() + CLAIM_LEASE_MS)]);
   }
 
   private async handle(claimed: readonly ClaimedClock[], now: Date): Promise<void> {
