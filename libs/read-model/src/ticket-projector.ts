@@ -141,55 +141,72 @@ export class TicketProjector implements Projector {
     if ((locked[0]?.checkpoint ?? null) !== resumedFrom) throw new CheckpointMovedError(this.name);
 
     const ticketEvents = batch.filter((e) => e.event.streamId.startsWith(TICKET_STREAM_PREFIX));
-    const ids = [...new Set(ticketEvents.map((e) => ticketIdOfStream(e.event.streamId)))];
-    const rows = new Map<string, TicketRow>();
-    if (ids.length > 0) {
-      const records = await tx.query<Record<string, unknown>>(
-        `SELECT * FROM ${this.table} WHERE id = ANY($1::uuid[]) FOR UPDATE`,
-        [ids],
-      );
-      for (const record of records) rows.set(record.id as string, fromRecord(record));
-    }
-    const changed = new Map<string, TicketRow>();
-    for (const { event } of ticketEvents) {
-      const id = ticketIdOfStream(event.streamId);
-      const before = rows.get(id) ?? null;
-      const after = projectTicket(before, event);
-      if (after && after !== before) {
-        rows.set(id, after);
-        changed.set(id, after);
-      }
-    }
-    if (changed.size > 0) {
-      const assignments = COLUMNS.filter(([, c]) => c !== 'id')
-        .map(([, c]) => `${c} = EXCLUDED.${c}`)
-        .join(', ');
-      await tx.query(
-        `INSERT INTO ${this.table}
-         SELECT * FROM jsonb_populate_recordset(NULL::${this.table}, $1::jsonb)
-         ON CONFLICT (id) DO UPDATE SET ${assignments}`,
-        [JSON.stringify([...changed.values()].map(toRecord))],
-      );
-      // Clock cycles are only ever added, never removed: an upsert keeps the table exact.
-      await tx.query(
-        `INSERT INTO ${this.clocksTable}
-         SELECT * FROM jsonb_populate_recordset(NULL::${this.clocksTable}, $1::jsonb)
-         ON CONFLICT (ticket_id, clock, cycle) DO UPDATE SET ${CLOCK_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`,
-        // In key order, so concurrent writers of these rows lock them in one order.
-        [JSON.stringify([...changed.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).flatMap(clockRecordsOf))],
-      );
-    }
+    const rows = await this.loadRows(tx, [...new Set(ticketEvents.map((e) => ticketIdOfStream(e.event.streamId)))]);
+    const changed = foldInto(rows, ticketEvents);
+    await this.writeRows(tx, [...changed.values()]);
     const assigned = ticketEvents.filter((e) => e.event.type === 'ticket.assigned').map((e) => ticketIdOfStream(e.event.streamId));
     if (assigned.length > 0 && (this.options.releasesReservations ?? true)) {
       // An allocation's reserved place now shows as the assignment itself (AgentDirectory.reserve).
       await tx.query(`DELETE FROM agent_reservations WHERE ticket_id = ANY($1::uuid[])`, [assigned]);
     }
-    const last = batch[batch.length - 1]!.checkpoint;
+    await this.saveCheckpoint(tx, batch[batch.length - 1]!.checkpoint);
+    return [...changed.values()].map((r) => ({ ticketId: r.id, revision: r.revision, nextAlarmAt: ticketNextAlarmAt(r) }));
+  }
+
+  /** The stored rows of these tickets, locked for this transaction. */
+  async loadRows(tx: ProjectionSql, ids: readonly string[]): Promise<Map<string, TicketRow>> {
+    const rows = new Map<string, TicketRow>();
+    if (ids.length === 0) return rows;
+    const records = await tx.query<Record<string, unknown>>(`SELECT * FROM ${this.table} WHERE id = ANY($1::uuid[]) FOR UPDATE`, [ids]);
+    for (const record of records) rows.set(record.id as string, fromRecord(record));
+    return rows;
+  }
+
+  /** Upserts whole rows and their clock cycles, set-based: one statement per table. */
+  async writeRows(tx: ProjectionSql, rows: readonly TicketRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const assignments = COLUMNS.filter(([, c]) => c !== 'id')
+      .map(([, c]) => `${c} = EXCLUDED.${c}`)
+      .join(', ');
+    await tx.query(
+      `INSERT INTO ${this.table}
+       SELECT * FROM jsonb_populate_recordset(NULL::${this.table}, $1::jsonb)
+       ON CONFLICT (id) DO UPDATE SET ${assignments}`,
+      [JSON.stringify(rows.map(toRecord))],
+    );
+    // Clock cycles are only ever added, never removed: an upsert keeps the table exact.
+    await tx.query(
+      `INSERT INTO ${this.clocksTable}
+       SELECT * FROM jsonb_populate_recordset(NULL::${this.clocksTable}, $1::jsonb)
+       ON CONFLICT (ticket_id, clock, cycle) DO UPDATE SET ${CLOCK_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`,
+      // In key order, so concurrent writers of these rows lock them in one order.
+      [JSON.stringify([...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).flatMap(clockRecordsOf))],
+    );
+  }
+
+  async saveCheckpoint(tx: ProjectionSql, checkpoint: string): Promise<void> {
     await tx.query(
       `INSERT INTO projection_checkpoints (name, checkpoint, updated_at) VALUES ($1, $2, now())
        ON CONFLICT (name) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, updated_at = EXCLUDED.updated_at`,
-      [this.name, last],
+      [this.name, checkpoint],
     );
-    return [...changed.values()].map((r) => ({ ticketId: r.id, revision: r.revision, nextAlarmAt: ticketNextAlarmAt(r) }));
   }
+}
+
+/**
+ * Folds ticket events into `rows` (updated in place) with `projectTicket`, and answers the rows
+ * they changed. An event already applied (at or below a row's revision) changes nothing.
+ */
+export function foldInto(rows: Map<string, TicketRow>, events: readonly StoredEvent[]): Map<string, TicketRow> {
+  const changed = new Map<string, TicketRow>();
+  for (const { event } of events) {
+    const id = ticketIdOfStream(event.streamId);
+    const before = rows.get(id) ?? null;
+    const after = projectTicket(before, event);
+    if (after && after !== before) {
+      rows.set(id, after);
+      changed.set(id, after);
+    }
+  }
+  return changed;
 }
