@@ -18,6 +18,7 @@ export {
   type ServerAvailability,
 } from './postgres.js';
 export { freshPglite } from './pglite.js';
+export { describeWithKafka, freshKafkaTopic, kafkaBrokers, runKafkaScript, startPrivateKafka, testKafka, DEFAULT_KAFKA_BROKERS, KAFKA_HOOK_TIMEOUT_MS, type FreshKafkaTopic, type PrivateKafka } from './kafka.js';
 export { DEFAULT_DATABASE_URL, postgresUrl } from './global-setup.js';
 export { isServerRequired, type TestServer } from './servers.js';
 export { DATABASE_HOOK_TIMEOUT_MS, eventually, pause } from './timing.js';
