@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only name1,name2]`: the performance figures of issue 3,
+ * `npm run bench [-- --quick] [-- --only name1,name2]`: the performance figures of issues 3 and 4,
  * measured against the PostgreSQL of DATABASE_URL in a fresh database that is dropped at the
  * end (also on failure and Ctrl-C). Prints a table and writes bench/results/latest.json.
  * docs/performance.md says what each figure measures.
@@ -14,6 +14,7 @@ import { round } from './infra/stats.js';
 import { BenchContext, Cleanup, FULL, QUICK, type Figure, type PhaseResult } from './phases/context.js';
 import { catchUp, rebuild, seedEvents, type Seeded } from './phases/read-side.js';
 import { restClosedLoop, restOpenLoop, SERVICE_LOG, ServiceUnderTest } from './phases/rest.js';
+import { slaBreachLag, slaClaim } from './phases/sla.js';
 import { rawInsert, storeAppend } from './phases/writes.js';
 import { FIGURES, phasesFor, selectFigures } from './report/figures.js';
 import { diagnosticsTable, figuresTable } from './report/table.js';
@@ -186,6 +187,20 @@ async function main(): Promise<number> {
           }
           break;
         }
+        case 'sla.claim': {
+          const size = settings.quick ? '100,000 open clocks, 100 due' : '1,000,000 open clocks, 1,000 due';
+          log(`sla.claim.1m: seeding ${size}; the claim alone, then a real SlaWatcher`);
+          result = await slaClaim(ctx);
+          break;
+        }
+        case 'sla.breach':
+          // The REST phases' tickets fall due 30 s after they were made: that service's watcher
+          // would work through them during this window. This phase starts its own service.
+          await service?.stop();
+          service = undefined;
+          log(`sla.breach.lag: a service of its own, open loop at 500/s, backdated tickets falling due in the ${settings.durationMs / 1000} s window`);
+          result = await slaBreachLag(ctx, adminUrl, 500);
+          break;
       }
       for (const figure of result.figures) {
         if (!selected.has(figure.name)) continue;

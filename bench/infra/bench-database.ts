@@ -8,19 +8,23 @@ export const SCHEMAS = {
   raw: 'bench_raw',
   store: 'bench_store',
   seed: 'bench_seed',
+  sla: 'bench_sla',
 } as const;
 
 /**
- * A fresh database `ticketflow_bench_<pid>` on the server of `adminUrl`, created at start and
- * dropped at the end (`drop` is idempotent, and forces out sessions still connected).
+ * A fresh database `ticketflow_bench_<pid>` (plus `suffix`) on the server of `adminUrl`, created at
+ * start and dropped at the end (`drop` is idempotent, and forces out sessions still connected).
  */
 export class BenchDatabase {
   readonly name: string;
   readonly url: string;
   #created = false;
 
-  constructor(private readonly adminUrl: string) {
-    this.name = `ticketflow_bench_${process.pid}`;
+  constructor(
+    private readonly adminUrl: string,
+    suffix = '',
+  ) {
+    this.name = `ticketflow_bench_${process.pid}${suffix}`;
     const url = new URL(adminUrl);
     url.pathname = `/${this.name}`;
     this.url = url.toString();

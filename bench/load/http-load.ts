@@ -48,9 +48,21 @@ async function run(config: LoadConfig): Promise<LoadResult> {
   let next = 0;
   let inFlight = 0;
   let maxInFlight = 0;
+  const backdate = config.backdate;
+  let backdated = 0;
+  /** The next body; every backdated one gets its `receivedAt` now, as it is sent. */
+  const nextBody = (): Buffer => {
+    const n = next++;
+    const body = bodies[n % bodies.length]!;
+    if (!backdate || Math.floor((n + 1) * backdate.share) === Math.floor(n * backdate.share)) return body;
+    backdated += 1;
+    const [min, max] = backdate.receivedAgoMs;
+    const receivedAt = new Date(Date.now() - min - Math.floor(random() * (max - min))).toISOString();
+    return Buffer.concat([body.subarray(0, body.length - 1), Buffer.from(`,"receivedAt":"${receivedAt}"}`)]);
+  };
   const post = (): Promise<Answer> =>
     new Promise((resolve) => {
-      const body = bodies[next++ % bodies.length]!;
+      const body = nextBody();
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
       const settle = (answer: Answer) => {
@@ -194,6 +206,7 @@ async function run(config: LoadConfig): Promise<LoadResult> {
     timedOutInLatency,
     ...(config.mode === 'open' ? { sendLagMs: summarise(sendLags) } : {}),
     maxInFlight,
+    ...(backdate ? { backdated } : {}),
   };
 }
 

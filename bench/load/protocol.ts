@@ -24,6 +24,11 @@ export interface LoadConfig {
   /** Size of the customer population the bodies draw from. */
   readonly customers: number;
   readonly seed: number;
+  /**
+   * Backdated tickets: this share of the requests carries a `receivedAt` this far (min, max ms,
+   * uniform) before the moment it is sent, so their SLA clocks fall due soon after.
+   */
+  readonly backdate?: { readonly share: number; readonly receivedAgoMs: readonly [number, number] };
 }
 
 export type LoadMessage =
@@ -56,4 +61,6 @@ export interface LoadResult {
   readonly sendLagMs?: LatencySummary;
   /** Most requests in flight at once (each on its own keep-alive connection). */
   readonly maxInFlight: number;
+  /** Requests sent with a backdated `receivedAt` (LoadConfig.backdate), warm-up included. */
+  readonly backdated?: number;
 }

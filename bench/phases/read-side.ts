@@ -213,7 +213,7 @@ export async function rebuild(ctx: BenchContext, seeded: Seeded): Promise<PhaseR
  * Every migration the read-model library exports (classes named `<Name><13-digit timestamp>`
  * with `up` and `down`), so the rebuilt tables have the columns the projector of this build writes.
  */
-function readModelMigrations(): Array<new () => MigrationInterface> {
+export function readModelMigrations(): Array<new () => MigrationInterface> {
   return Object.entries(readModel as Record<string, unknown>)
     .filter(([name, value]) => /\d{13}$/.test(name) && typeof value === 'function' && 'up' in value.prototype && 'down' in value.prototype)
     .sort(([a], [b]) => a.slice(-13).localeCompare(b.slice(-13)))
@@ -221,7 +221,7 @@ function readModelMigrations(): Array<new () => MigrationInterface> {
 }
 
 /** A COPY text-format line: tab-separated, with backslash, tab, newline and CR escaped. */
-function copyLine(event: SealedEvent): string {
+export function copyLine(event: SealedEvent): string {
   const metadata = { correlationId: event.correlationId, causationId: event.causationId, commandId: event.commandId };
   return (
     [
@@ -243,7 +243,7 @@ function copyLine(event: SealedEvent): string {
   );
 }
 
-function copyEscape(value: string): string {
+export function copyEscape(value: string): string {
   return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 

@@ -23,14 +23,24 @@ export class ServiceUnderTest {
     private readonly child: ChildProcess,
     /** The service's settings that matter to its figures (as given, or the default). */
     readonly settings: Readonly<Record<string, string>>,
+    private readonly logFile: string,
   ) {}
 
   get pid(): number | undefined {
     return this.child.pid;
   }
 
-  /** @param databaseUrl where the service connects; default the bench database itself. */
-  static async start(ctx: BenchContext, databaseUrl = ctx.database.url): Promise<ServiceUnderTest> {
+  /**
+   * @param databaseUrl where the service connects; default the bench database itself.
+   * @param options.env settings that override the caller's environment (e.g. its roles);
+   *   options.log its log file, default SERVICE_LOG.
+   */
+  static async start(
+    ctx: BenchContext,
+    databaseUrl = ctx.database.url,
+    options: { readonly env?: Readonly<Record<string, string>>; readonly log?: string } = {},
+  ): Promise<ServiceUnderTest> {
+    const logFile = options.log ?? SERVICE_LOG;
     const port = await freePort();
     const { masterKey } = await ctx.fixtures();
     const env: Record<string, string> = {
@@ -39,20 +49,21 @@ export class ServiceUnderTest {
       PORT: String(port),
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
+      ...options.env,
     };
     // Everything else comes from the caller's environment, so a lever the service reads from
     // its configuration (DATABASE_POOL_SIZE, READ_YOUR_WRITES_TIMEOUT_MS, …) is measured by
     // setting it for `npm run bench`.
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([name, value]) => value !== undefined && !(name in env))) as Record<string, string>;
-    const log = openSync(new URL(`../../../${SERVICE_LOG}`, import.meta.url), 'w');
+    const log = openSync(new URL(`../../../${logFile}`, import.meta.url), 'w');
     const profile = ctx.settings.serviceProfileDir;
     const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
     const child = spawn(process.execPath, [...nodeArgs, SERVICE_MAIN], { cwd: ROOT, env: { ...inherited, ...env }, stdio: ['ignore', log, log] });
     closeSync(log);
     const settings = Object.fromEntries(
-      ['DATABASE_POOL_SIZE', 'READ_YOUR_WRITES_TIMEOUT_MS', 'TICKETFLOW_ROLES', 'NODE_OPTIONS'].map((name) => [name, inherited[name] ?? '(default)']),
+      ['DATABASE_POOL_SIZE', 'READ_YOUR_WRITES_TIMEOUT_MS', 'TICKETFLOW_ROLES', 'SLA_WATCHER_BATCH', 'NODE_OPTIONS'].map((name) => [name, env[name] ?? inherited[name] ?? '(default)']),
     );
-    const service = new ServiceUnderTest(`http://127.0.0.1:${port}`, child, { ...settings, LOG_LEVEL: env.LOG_LEVEL! });
+    const service = new ServiceUnderTest(`http://127.0.0.1:${port}`, child, { ...settings, LOG_LEVEL: env.LOG_LEVEL! }, logFile);
     const undo = ctx.cleanup.add('stop the service under test', () => service.stop());
     try {
       await service.waitUntilReady(60_000);
@@ -70,14 +81,14 @@ export class ServiceUnderTest {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       if (this.child.exitCode !== null || this.child.signalCode !== null) {
-        throw new Error(`the service exited (${this.child.exitCode ?? this.child.signalCode}) before it was ready:\n${tail(SERVICE_LOG)}`);
+        throw new Error(`the service exited (${this.child.exitCode ?? this.child.signalCode}) before it was ready:\n${tail(this.logFile)}`);
       }
       const ready = await fetch(`${this.baseUrl}/health/ready`).then(
         (response) => response.ok,
         () => false,
       );
       if (ready) return;
-      if (performance.now() > deadline) throw new Error(`the service was not ready in ${timeoutMs / 1000} s:\n${tail(SERVICE_LOG)}`);
+      if (performance.now() > deadline) throw new Error(`the service was not ready in ${timeoutMs / 1000} s:\n${tail(this.logFile)}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
@@ -193,7 +204,7 @@ function serviceNote(figure: string, load: LoadResult, server: ServerWindow): st
   );
 }
 
-interface ServerWindow {
+export interface ServerWindow {
   readonly projectionDelay: Buckets;
   readonly summary: Readonly<Record<string, unknown>>;
 }
@@ -201,11 +212,13 @@ interface ServerWindow {
 /**
  * Forks the load generator, and at its window's start and end samples the CPU of every
  * process and scrapes the service's /metrics (the end scrape once every answer is in).
+ * `onWindowStart` runs when the measured window begins.
  */
-async function runLoad(
+export async function runLoad(
   ctx: BenchContext,
   service: ServiceUnderTest,
   config: LoadConfig,
+  onWindowStart?: () => void,
 ): Promise<{ load: LoadResult; cpu: CpuBreakdown | null; server: ServerWindow }> {
   const generator = fork(LOAD_GENERATOR, [], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const undo = ctx.cleanup.add('stop the load generator', () => generator.kill('SIGKILL'));
@@ -217,6 +230,7 @@ async function runLoad(
       generator.on('message', (message: LoadMessage) => {
         if (message.type === 'window-start') {
           meter.start();
+          onWindowStart?.();
           before = service.metrics();
           before.catch(() => undefined);
         } else if (message.type === 'window-end') {

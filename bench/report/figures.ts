@@ -11,6 +11,8 @@ export const PHASES = [
   'rebuild',
   'rest.c64',
   'rest.r1000',
+  'sla.claim',
+  'sla.breach',
 ] as const;
 export type PhaseName = (typeof PHASES)[number];
 
@@ -28,7 +30,7 @@ export interface FigureSpec {
   readonly what: string;
 }
 
-/** issue 3's table, with its targets (they apply to full runs on the 2-core CI machine). */
+/** issue 3's and issue 4's tables, with their targets (they apply to full runs on the 2-core CI machine). */
 export const FIGURES: readonly FigureSpec[] = [
   { name: 'raw.insert.w1', unit: 'commits/s', phase: 'raw.w1', what: 'single-row INSERT commits/s into an events-shaped table, 1 connection (the ceiling)' },
   { name: 'raw.insert.w32', unit: 'commits/s', phase: 'raw.w32', what: 'the same from 32 connections' },
@@ -73,6 +75,19 @@ export const FIGURES: readonly FigureSpec[] = [
     what: 'append → read-model commit at 1,000/s: ticketflow_projection_delay_seconds diffed over the window, interpolated within buckets',
   },
   { name: 'e2e.readmodel.p99_ms', unit: 'ms', phase: 'rest.r1000', target: { kind: 'below', value: 35 }, what: 'the same, 99th percentile' },
+  // issue 4
+  {
+    name: 'sla.claim.1m',
+    unit: 'ms',
+    phase: 'sla.claim',
+    target: { kind: 'below', value: 5 },
+    what: 'the SLA watcher\'s claim statement, batch 1,000, over 1,000,000 open clock cycles of which 1,000 due: median of 15 (its plan printed; a Seq Scan fails)',
+  },
+  { name: 'sla.process.1000_ms', unit: 'ms', phase: 'sla.claim', what: 'a real SlaWatcher claiming and handling those 1,000 due clocks: fold, append the breach, restate' },
+  { name: 'sla.breach.lag.p50_ms', unit: 'ms', phase: 'sla.breach', what: 'due time → appended breach (stored events) while 500 POST/s run, breaches due in the window' },
+  { name: 'sla.breach.lag.p99_ms', unit: 'ms', phase: 'sla.breach', target: { kind: 'below', value: 1_000 }, what: 'the same, 99th percentile' },
+  { name: 'sla.breach.lag.count', unit: 'breaches', phase: 'sla.breach', what: 'breaches due in that window (each counted, appended or not)' },
+  { name: 'sla.breach.r500.achieved', unit: 'commands/s', phase: 'sla.breach', what: 'POST /v1/tickets answered 201 per second in that window (offered 500/s)' },
 ];
 
 /**
