@@ -138,6 +138,11 @@ describeOnEachDatabase('the SLA watcher, the board and the clock filters over RE
     expect((await request(t.http).get('/v1/sla/board?cursor=nonsense').expect(400)).body.errors[0].field).toBe('cursor');
   });
 
+  it('readiness covers the watcher role', async () => {
+    const ready = await request(t.http).get('/health/ready').expect(200);
+    expect(ready.body.checks).toEqual({ database: 'up', projector: 'running', slaWatcher: 'running' });
+  });
+
   it('/metrics shows the open clocks by state and the watcher lag', async () => {
     const metrics = (await request(t.http).get('/metrics').expect(200)).text;
     expect(metrics).toMatch(/ticketflow_sla_open_clocks\{state="breached"\} [1-9]/);

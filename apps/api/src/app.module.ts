@@ -11,6 +11,7 @@ import {
   Metrics,
   ProjectorHealth,
   PROJECTION_DB,
+  SlaWatcherHealth,
   PSEUDONYM_KEY,
   SQL_DATABASE,
   type Clock,
@@ -82,6 +83,7 @@ class PlatformModule {
         }),
       },
       ProjectorHealth,
+      SlaWatcherHealth,
     ];
     return { module: PlatformModule, providers, exports: providers };
   }

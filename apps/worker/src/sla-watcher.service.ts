@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import type { SqlDatabase } from '#database';
 import { WrongExpectedRevisionError, type Actor, type EventStore, type NewEvent } from '#event-store';
-import { CLOCK, CONFIG, EVENT_STORE, LOGGER, Metrics, SQL_DATABASE, type Clock, type TicketflowConfig } from '#platform';
+import { CLOCK, CONFIG, EVENT_STORE, LOGGER, Metrics, SlaWatcherHealth, SQL_DATABASE, type Clock, type TicketflowConfig } from '#platform';
 import { AgentDirectory, asTicketEvent, SlaAlarmSignal, TICKET_STREAM_PREFIX } from '#read-model';
 import {
   decideSlaAlarms,
@@ -86,9 +86,11 @@ export class SlaWatcher implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(CONFIG) private readonly config: TicketflowConfig,
+    private readonly health: SlaWatcherHealth = new SlaWatcherHealth(),
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    this.health.state = 'starting';
     // Counted when scraped: the count reads every running cycle, too much for every pass.
     this.metrics.countOpenClocks = () => this.countOpenClocks(this.clock.now());
     this.stopListening = await this.signal.listen(
@@ -122,6 +124,7 @@ export class SlaWatcher implements OnApplicationBootstrap, OnApplicationShutdown
       .catch((error: unknown) => {
         if (!this.failing) this.log.error({ err: String(error) }, 'SLA watcher failing; retrying');
         this.failing = true;
+        this.health.state = 'failing';
         this.arm(this.clock.now().getTime() + RETRY_MS);
       })
       .finally(() => {
@@ -155,6 +158,7 @@ export class SlaWatcher implements OnApplicationBootstrap, OnApplicationShutdown
       if (claimed.length > 0) await this.handle(claimed, now);
       if (this.failing) this.log.info('SLA watcher recovered');
       this.failing = false;
+      this.health.state = 'running';
       if (claimed.length < this.batchSize) break;
     }
     const rows = await this.db.query<{ next: Date | string | null }>(`SELECT min(next_alarm_at) AS next FROM sla_clocks WHERE next_alarm_at IS NOT NULL`);

@@ -19,3 +19,9 @@ export class ProjectorHealth {
     this.projections.set(projection, state);
   }
 }
+
+/** What readiness reports of the SLA watcher role in this process. */
+@Injectable()
+export class SlaWatcherHealth {
+  state: 'off' | 'starting' | 'running' | 'failing' = 'off';
+}

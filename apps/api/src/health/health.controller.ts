@@ -2,14 +2,15 @@ import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { SqlDatabase } from '#database';
-import { CONFIG, type TicketflowConfig, SQL_DATABASE, ProjectorHealth } from '#platform';
+import { CONFIG, type TicketflowConfig, SQL_DATABASE, ProjectorHealth, SlaWatcherHealth } from '#platform';
 import { problem } from '../http/problem.js';
 
 const DATABASE_CHECK_TIMEOUT_MS = 1_000;
 
 /**
  * Liveness says the process answers; readiness covers only what this process's roles need
- * (design.md): the database for every role, a running subscription for the projector.
+ * (design.md): the database for every role, a running subscription for the projector, a
+ * watcher whose last pass succeeded for the SLA watcher.
  */
 @ApiExcludeController()
 @Controller('health')
@@ -18,6 +19,7 @@ export class HealthController {
     @Inject(SQL_DATABASE) private readonly db: SqlDatabase,
     @Inject(CONFIG) private readonly config: TicketflowConfig,
     private readonly projector: ProjectorHealth,
+    private readonly slaWatcher: SlaWatcherHealth,
   ) {}
 
   @Get('live')
@@ -34,7 +36,8 @@ export class HealthController {
     ]).catch(() => 'down' as const);
     const checks: Record<string, string> = { database };
     if (this.config.roles.has('projector')) checks.projector = this.projector.state;
-    const ready = database === 'up' && (checks.projector === undefined || checks.projector === 'running');
+    if (this.config.roles.has('sla-watcher')) checks.slaWatcher = this.slaWatcher.state;
+    const ready = database === 'up' && [checks.projector, checks.slaWatcher].every((state) => state === undefined || state === 'running');
     if (ready) return { status: 'ready', checks };
     response.status(503).type('application/problem+json');
     return problem('unavailable', 'not ready', { checks });
