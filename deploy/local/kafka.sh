@@ -96,6 +96,7 @@ EOF
     rm -rf "$work"
   fi
   flock -u 9
+  exec 9>&- # the broker started next must not inherit it
 }
 
 # The pid in the pid file when that process is the broker of this data folder (a reused pid is not).
