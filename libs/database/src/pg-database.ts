@@ -52,7 +52,8 @@ export class PgDatabase implements SqlDatabase {
       application_name: applicationName,
       max: options.max ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
-      query_timeout: options.queryTimeoutMs ?? 10_000,
+      // Not pg's `query_timeout`: see WatchedClient.
+      Client: watchedClient(options.queryTimeoutMs ?? 10_000),
       keepAlive: true,
     });
     // pg-pool drops a connection that fails while idle; the next query opens a new one.
@@ -170,6 +171,85 @@ class TransactionExecutor implements SqlExecutor {
   finish(): void {
     this.#finished = true;
   }
+}
+
+/**
+ * The pool's connections, each with one watchdog timer for all its statements: when a
+ * connection has had a statement outstanding for `timeoutMs` without any answer completing,
+ * its socket is destroyed with a "Query read timeout" error, which fails every statement on it
+ * (the one sent and those queued behind it) and makes pg-pool discard it (D14).
+ *
+ * pg's own `query_timeout` gives the same bound but arms a timer per statement whose closure
+ * holds the statement and its result: reading 100,000 events in batches of 500 with it set, the
+ * batches outlived young-generation collections and were promoted (16 mark-compacts instead of 1,
+ * 1.2–1.9 s of garbage collection instead of 0.1–0.2 s; 16–22 µs of CPU per event instead of 8).
+ * The timer here holds only the connection, and is re-armed (`refresh`), not re-created.
+ *
+ * Covers what goes through `query(text, values[, callback])` on pool connections (PgDatabase
+ * and TypeORM alike); submittables (cursors, COPY streams) pass through unwatched.
+ */
+function watchedClient(timeoutMs: number): typeof pg.Client {
+  if (!(timeoutMs > 0)) return pg.Client;
+  class WatchedClient extends pg.Client {
+    /** Statements sent and not yet answered. */
+    #outstanding = 0;
+    #watchdog: NodeJS.Timeout | undefined;
+
+    // @ts-expect-error -- one implementation behind pg's overloads: it forwards them unchanged.
+    override query(config: unknown, values?: unknown, callback?: unknown): unknown {
+      const submittable = typeof (config as { submit?: unknown } | null)?.submit === 'function';
+      if (submittable) return (super.query as (...args: unknown[]) => unknown)(config, values, callback);
+      if (typeof values === 'function') [values, callback] = [undefined, values];
+      if (typeof callback === 'function') {
+        const answered = callback as (error: Error | null, result: unknown) => void;
+        this.#sent();
+        try {
+          super.query(config as string, values as unknown[], (error: Error | null, result: pg.QueryResult) => {
+            this.#answered();
+            answered(error, result);
+          });
+        } catch (error) {
+          this.#answered();
+          throw error;
+        }
+        return undefined;
+      }
+      this.#sent();
+      let result: Promise<pg.QueryResult>;
+      try {
+        result = super.query(config as string, values as unknown[]);
+      } catch (error) {
+        this.#answered();
+        throw error;
+      }
+      result.then(this.#answeredCallback, this.#answeredCallback);
+      return result;
+    }
+
+    readonly #answeredCallback = () => this.#answered();
+
+    #sent(): void {
+      if (this.#outstanding++ === 0) this.#arm();
+    }
+
+    #answered(): void {
+      // An answer is progress: what is still queued on this connection gets the full timeout.
+      if (--this.#outstanding > 0) this.#arm();
+    }
+
+    /** Fires `timeoutMs` after the last arming; a no-op if nothing is outstanding by then. */
+    #arm(): void {
+      if (this.#watchdog) this.#watchdog.refresh();
+      else this.#watchdog = setTimeout(() => this.#check(), timeoutMs).unref();
+    }
+
+    #check(): void {
+      if (this.#outstanding === 0) return;
+      const stream = (this as unknown as { connection?: { stream?: { destroy(error?: Error): void } } }).connection?.stream;
+      stream?.destroy(new Error(`Query read timeout: no answer from PostgreSQL in ${timeoutMs} ms; the connection is discarded`));
+    }
+  }
+  return WatchedClient as unknown as typeof pg.Client;
 }
 
 function searchPathValue(searchPath: string): string {

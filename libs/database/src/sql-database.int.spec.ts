@@ -113,6 +113,56 @@ describeWithPostgres('PgDatabase', (url) => {
     }
   });
 
+  it('fails a statement that gets no answer within queryTimeoutMs, discards its connection, and goes on', async () => {
+    const applicationName = `timeout_test_${process.pid}_${Date.now()}`;
+    const db = new PgDatabase({ connectionString: url, searchPath: schema.schema, applicationName, max: 1, queryTimeoutMs: 300 });
+    const dataSource = new DataSource({ type: 'postgres', driver: db.typeormDriver() });
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    /** Rejects with the error, and how long it took. */
+    const timed = async (work: Promise<unknown>) => {
+      const started = performance.now();
+      const error = await work.then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      return { error, ms: performance.now() - started };
+    };
+    const backendPid = async () => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid;
+    try {
+      // Through the pool (of one connection): the stuck connection is replaced by a new one.
+      const before = await backendPid();
+      const stuck = await timed(db.query('SELECT pg_sleep(30)'));
+      expect(stuck.error).toEqual(expect.objectContaining({ message: expect.stringMatching(/Query read timeout/) }));
+      expect(stuck.ms).toBeGreaterThanOrEqual(250);
+      expect(stuck.ms).toBeLessThan(2_000);
+      const after = await backendPid();
+      expect(after).not.toBe(before);
+
+      // Inside a transaction: the work fails, the connection is not reused.
+      const inTransaction = await timed(db.transaction((tx) => tx.query('SELECT pg_sleep(30)')));
+      expect(inTransaction.error).toEqual(expect.objectContaining({ message: expect.stringMatching(/Query read timeout/) }));
+      expect(inTransaction.ms).toBeLessThan(2_000);
+      expect(await backendPid()).not.toBe(after);
+
+      // TypeORM borrows the same watched connections.
+      await dataSource.initialize();
+      const throughTypeorm = await timed(dataSource.query('SELECT pg_sleep(30)'));
+      expect(throughTypeorm.error).toEqual(expect.objectContaining({ message: expect.stringMatching(/Query read timeout/) }));
+      expect(throughTypeorm.ms).toBeLessThan(2_000);
+
+      // Statements that answer in time, one after another on one connection, are not cut:
+      // the bound is per answer, not for the connection's whole life.
+      for (let i = 0; i < 4; i++) expect(await db.query('SELECT pg_sleep(0.1)::text AS slept')).toEqual([{ slept: '' }]);
+      expect(await db.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      if (dataSource.isInitialized) await dataSource.destroy();
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
+      await admin.end();
+      await db.close();
+    }
+  });
+
   it('reconnects its LISTEN connection after the server drops it, and listens again', async () => {
     const applicationName = `listen_test_${process.pid}_${Date.now()}`;
     const backgroundErrors: Error[] = [];
