@@ -229,10 +229,12 @@ export class PersonalDataVault {
     return this.remember(customerId, row);
   }
 
+  /**
+   * One statement: inserts a new data key unless the customer has one, and answers the key that
+   * is theirs either way. A key is generated and wrapped each time (microseconds), which is
+   * cheaper than the round trip a look-up first would cost a new customer.
+   */
   private async loadOrCreate(customerId: string): Promise<CustomerKeyState> {
-    const existing = await this.selectKey(customerId);
-    if (existing !== undefined) return this.remember(customerId, existing);
-
     const keyId = randomUUID();
     const { key, raw } = generateDataKey();
     let wrapped: string;
@@ -241,19 +243,27 @@ export class PersonalDataVault {
     } finally {
       raw.fill(0);
     }
-    const inserted = await this.db.query(
-      `INSERT INTO customer_keys (customer_id, key_id, wrapped_key, created_at)
-       VALUES ($1, $2, $3, $4::timestamptz)
-       ON CONFLICT (customer_id) DO NOTHING
-       RETURNING key_id`,
+    const [row] = await this.db.query<CustomerKeyRow & { created: boolean }>(
+      `WITH inserted AS (
+         INSERT INTO customer_keys (customer_id, key_id, wrapped_key, created_at)
+         VALUES ($1, $2, $3, $4::timestamptz)
+         ON CONFLICT (customer_id) DO NOTHING
+         RETURNING key_id
+       )
+       SELECT key_id, NULL AS wrapped_key, NULL AS erased_at, true AS created FROM inserted
+       UNION ALL
+       SELECT key_id, wrapped_key, erased_at, false FROM customer_keys
+        WHERE customer_id = $1 AND NOT EXISTS (SELECT FROM inserted)`,
       [customerId, keyId, wrapped, this.now().toISOString()],
     );
-    if (inserted.length === 1) {
+    if (row?.created === true) {
       const created: CustomerKeyState = { state: 'live', keyId, key };
       this.cache.remember(customerId, created);
       return this.cache.get(customerId) ?? created;
     }
-    // Another instance (or call) created the customer's key first: use theirs.
+    if (row !== undefined) return this.remember(customerId, row);
+    // Another instance (or call) inserted the customer's key while this statement ran: the
+    // statement's snapshot predates their commit, so read it now.
     const winner = await this.selectKey(customerId);
     if (winner === undefined) {
       throw new PersonalDataError(`the data key of customer ${customerId} was neither inserted nor found`);

@@ -56,6 +56,10 @@ export class TicketCommandRunner {
     prepare: (state: TicketState) => Promise<TicketCommand> | TicketCommand,
   ): Promise<CommandResult> {
     const streamId = ticketStream(ticketId);
+    if (ticketId === meta.newTicketId() && meta.ifMatch === undefined) {
+      const created = await this.create(ticketId, streamId, meta, prepare);
+      if (created) return created;
+    }
     for (let attempt = 1; ; attempt++) {
       const history = await this.store.readStream(streamId);
       const head = history.length - 1;
@@ -71,18 +75,8 @@ export class TicketCommandRunner {
       if (command.type !== 'receive' && state.status === 'none') throw new TicketNotFoundError(ticketId);
       if (meta.ifMatch !== undefined && meta.ifMatch !== head) throw new StaleRevisionError(meta.ifMatch, head);
 
-      const decided = decide(command, state, {
-        now: this.clock.now(),
-        policy: CURRENT_POLICY,
-        clockSkewToleranceMs: CLOCK_SKEW_TOLERANCE_MS,
-      });
       try {
-        const result = await this.store.append(streamId, decided.map((event, index) => this.envelope(event, index, meta)), {
-          expectedRevision: head < 0 ? 'no-stream' : head,
-        });
-        this.metrics.appends.inc({ outcome: result.duplicate ? 'duplicate' : 'appended' });
-        if (!result.duplicate) this.metrics.appendedEvents.inc(result.events.length);
-        return this.answer(ticketId, result.events, command.type === 'receive');
+        return await this.append(ticketId, streamId, command, state, head < 0 ? 'no-stream' : head, meta);
       } catch (error) {
         if (!(error instanceof WrongExpectedRevisionError)) throw error;
         this.metrics.appends.inc({ outcome: 'conflict' });
@@ -93,6 +87,51 @@ export class TicketCommandRunner {
         await new Promise((resolve) => setTimeout(resolve, Math.random() * RETRY_JITTER_MS * attempt));
       }
     }
+  }
+
+  /**
+   * A create (the command's own new ticket id) skips reading the stream: nobody else can have
+   * appended to it, so it decides on the empty state and appends with `no-stream` — one round
+   * trip fewer. When the stream exists after all, this is a retry of a create whose events are
+   * stored: the store answers them as a duplicate when the retry's event ids repeat (an
+   * Idempotency-Key), or refuses it, and then `run` reads the stream and answers the stored
+   * events. Undefined when the command turned out not to be a create.
+   */
+  private async create(
+    ticketId: string,
+    streamId: string,
+    meta: CommandMetadata,
+    prepare: (state: TicketState) => Promise<TicketCommand> | TicketCommand,
+  ): Promise<CommandResult | undefined> {
+    const command = await prepare(INITIAL_STATE);
+    if (command.type !== 'receive') return undefined;
+    try {
+      return await this.append(ticketId, streamId, command, INITIAL_STATE, 'no-stream', meta);
+    } catch (error) {
+      if (error instanceof WrongExpectedRevisionError) return undefined;
+      throw error;
+    }
+  }
+
+  private async append(
+    ticketId: string,
+    streamId: string,
+    command: TicketCommand,
+    state: TicketState,
+    expectedRevision: number | 'no-stream',
+    meta: CommandMetadata,
+  ): Promise<CommandResult> {
+    const decided = decide(command, state, {
+      now: this.clock.now(),
+      policy: CURRENT_POLICY,
+      clockSkewToleranceMs: CLOCK_SKEW_TOLERANCE_MS,
+    });
+    const result = await this.store.append(streamId, decided.map((event, index) => this.envelope(event, index, meta)), {
+      expectedRevision,
+    });
+    this.metrics.appends.inc({ outcome: result.duplicate ? 'duplicate' : 'appended' });
+    if (!result.duplicate) this.metrics.appendedEvents.inc(result.events.length);
+    return this.answer(ticketId, result.events, command.type === 'receive');
   }
 
   private envelope(event: TicketEvent, index: number, meta: CommandMetadata): NewEvent {
