@@ -26,6 +26,7 @@ const common = {
     '^#personal-data$': '<rootDir>/libs/personal-data/src/index.ts',
     '^#read-model$': '<rootDir>/libs/read-model/src/index.ts',
     '^#platform$': '<rootDir>/libs/platform/src/index.ts',
+    '^#messaging$': '<rootDir>/libs/messaging/src/index.ts',
     '^#test-support$': '<rootDir>/test/support/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

@@ -11,6 +11,7 @@ import {
   Metrics,
   ProjectorHealth,
   PROJECTION_DB,
+  RelayHealth,
   SlaWatcherHealth,
   PSEUDONYM_KEY,
   SQL_DATABASE,
@@ -84,6 +85,7 @@ class PlatformModule {
       },
       ProjectorHealth,
       SlaWatcherHealth,
+      RelayHealth,
     ];
     return { module: PlatformModule, providers, exports: providers };
   }

@@ -3,6 +3,7 @@ import type { SqlDatabase } from '#database';
 import { PROJECTION_DB, type TicketflowConfig } from '#platform';
 import { KpiProjector, ReadModelWaiter, SlaAlarmSignal, TicketProjector, type Projector } from '#read-model';
 import { ProjectorService, PROJECTORS } from './projector.service.js';
+import { RelayService } from './relay.service.js';
 import { SlaWatcher } from './sla-watcher.service.js';
 
 /**
@@ -28,6 +29,8 @@ export class WorkerModule {
       );
     }
     if (config.roles.has('sla-watcher')) providers.push(SlaWatcher);
+    // design.md: the relay is on when KAFKA_BROKERS is set.
+    if (config.roles.has('relay') && config.kafkaBrokers.length > 0) providers.push(RelayService);
     return { module: WorkerModule, providers };
   }
 }

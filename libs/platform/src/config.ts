@@ -19,6 +19,9 @@ export interface TicketflowConfig {
   readonly eventStore: 'postgres' | 'eventstoredb';
   readonly eventStoreConnectionString?: string;
   readonly kafkaBrokers: readonly string[];
+  /** Used when the relay creates the topic. */
+  readonly kafkaTopicPartitions: number;
+  readonly kafkaReplicationFactor: number;
   readonly roles: ReadonlySet<Role>;
   readonly adminKey?: string;
   readonly masterKey?: string;
@@ -96,6 +99,8 @@ export function loadConfig(env: Env, defaults: { readonly roles?: string } = {})
     eventStore: eventStore === 'eventstoredb' ? 'eventstoredb' : 'postgres',
     eventStoreConnectionString: env.EVENTSTORE_CONNECTION_STRING || undefined,
     kafkaBrokers,
+    kafkaTopicPartitions: integer('KAFKA_TOPIC_PARTITIONS', 12, 1, 10_000),
+    kafkaReplicationFactor: integer('KAFKA_REPLICATION_FACTOR', 1, 1, 100),
     roles,
     adminKey: env.TICKETFLOW_ADMIN_KEY || undefined,
     masterKey: env.TICKETFLOW_MASTER_KEY || undefined,

@@ -91,6 +91,37 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly relayLagEvents = new Gauge({
+    name: 'ticketflow_relay_lag_events',
+    help: 'Ticket events in the store not yet published to Kafka (counted up to 1,000)',
+    registers: [this.registry],
+  });
+
+  readonly relayLagSeconds = new Gauge({
+    name: 'ticketflow_relay_lag_seconds',
+    help: 'Now minus the recordedAt of the oldest event not yet published to Kafka (0 when caught up)',
+    registers: [this.registry],
+  });
+
+  readonly relayPublished = new Counter({
+    name: 'ticketflow_relay_published_events_total',
+    help: 'Events the Kafka relay published (acknowledged by the broker)',
+    registers: [this.registry],
+  });
+
+  readonly relayFailedSends = new Counter({
+    name: 'ticketflow_relay_failed_sends_total',
+    help: 'Sends to Kafka that failed (each is retried)',
+    registers: [this.registry],
+  });
+
+  readonly relayState = new Gauge({
+    name: 'ticketflow_relay_state',
+    help: 'The Kafka relay state: 1 for the current one (starting, publishing, broker-unavailable, standby, stopped)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ticketflow_' });
   }

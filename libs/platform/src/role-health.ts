@@ -25,3 +25,9 @@ export class ProjectorHealth {
 export class SlaWatcherHealth {
   state: 'off' | 'starting' | 'running' | 'failing' = 'off';
 }
+
+/** What readiness reports of the Kafka relay role in this process. */
+@Injectable()
+export class RelayHealth {
+  state: 'off' | 'starting' | 'publishing' | 'broker-unavailable' | 'standby' | 'stopped' = 'off';
+}

@@ -1,0 +1,3 @@
+export * from './cloud-events.js';
+export * from './kafka-relay.js';
+export * from './worker-lease.js';
