@@ -80,6 +80,8 @@ describeOnEachDatabase('agents, automatic allocation, notes, escalation and clos
     expect(await fieldsOf({ ...agentBody(), extra: 1 })).toEqual(['extra']);
     expect((await request(t.http).put('/v1/agents/bad%20id').send(agentBody()).expect(400)).body.errors[0].field).toBe('agentId');
     expect((await request(t.http).get('/v1/agents/bad-1')).status).toBe(404);
+    expect((await request(t.http).get('/v1/agents?cursor=not%20an%20id').expect(400)).body.errors[0].field).toBe('cursor');
+    expect((await request(t.http).get('/v1/agents?limit=0').expect(400)).body.errors[0].field).toBe('limit');
   });
 
   it('allocates to the on-duty agent with the skill: the customer last agent first, then experience, then load; and records why', async () => {

@@ -1,11 +1,11 @@
 import { Body, Controller, Get, Inject, Injectable, Param, Put, Query, Res, type PipeTransform } from '@nestjs/common';
-import { ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsString, Length, Matches, Max, Min } from 'class-validator';
 import type { Response } from 'express';
 import { CLOCK, type Clock } from '#platform';
 import { AgentDirectory, type ListedAgent } from '#read-model';
 import { AGENT_ROLES, CATEGORIES, type AgentRole, type Category } from '#ticket-domain';
+import { DEFAULT_PAGE_LIMIT, PageQuery } from '../http/page-query.js';
 import { ProblemException, problem, validationProblem } from '../http/problem.js';
 
 const AGENT_ID = /^[A-Za-z0-9_.:@-]{1,100}$/;
@@ -63,20 +63,9 @@ export class PutAgentDto {
   maxOpenTickets: number;
 }
 
-export class ListAgentsQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'the nextCursor of the previous page' })
-  @IsOptional()
-  @IsString()
+export class ListAgentsQuery extends PageQuery {
   @Matches(AGENT_ID, { message: 'cursor is not a cursor this service issued' })
-  cursor?: string;
+  declare cursor?: string;
 }
 
 function present(agent: ListedAgent) {
@@ -118,7 +107,7 @@ export class AgentsController {
   @Get()
   @ApiOkResponse({ description: '{ items, nextCursor }: the directory in id order, each agent with openTickets' })
   async list(@Query() query: ListAgentsQuery): Promise<{ items: unknown[]; nextCursor: string | null }> {
-    const limit = query.limit ?? 50;
+    const limit = query.limit ?? DEFAULT_PAGE_LIMIT;
     const rows = await this.agents.list(this.clock.now(), { ...(query.cursor ? { after: query.cursor } : {}), limit: limit + 1 });
     const items = rows.slice(0, limit);
     return { items: items.map(present), nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };

@@ -1,36 +1,22 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsOptional, IsString, Length } from 'class-validator';
 import type { SqlDatabase } from '#database';
 import { CLOCK, SQL_DATABASE, type Clock } from '#platform';
 import { clockStateAt, policyByVersion, type ClockName } from '#ticket-domain';
 import { parseIsoDuration } from '../http/iso-duration.js';
+import { DEFAULT_PAGE_LIMIT, PageQuery } from '../http/page-query.js';
 import { ProblemException, validationProblem } from '../http/problem.js';
 
 /** The widest window the board looks ahead. */
 const MAX_WINDOW_MS = 30 * 24 * 3_600_000;
 
-export class SlaBoardQuery {
+export class SlaBoardQuery extends PageQuery {
   @ApiPropertyOptional({ description: 'ISO-8601 duration: also list clocks due within this window from now (at most P30D)', default: 'PT1H' })
   @IsOptional()
   @IsString()
   @Length(2, 40)
   within?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'opaque: the nextCursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 500)
-  cursor?: string;
 }
 
 interface BoardRecord {
@@ -68,7 +54,7 @@ export class SlaBoardController {
       throw new ProblemException(validationProblem([{ field: 'within', message: 'must be an ISO-8601 duration of days, hours, minutes or seconds, at most P30D' }]));
     }
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    const limit = query.limit ?? 50;
+    const limit = query.limit ?? DEFAULT_PAGE_LIMIT;
     const now = this.clock.now();
     const rows = await this.db.query<BoardRecord>(
       `SELECT ticket_id, clock, cycle, started_at, due_at, breached_at, warned_at, policy_version, ticket_status, category, assignee

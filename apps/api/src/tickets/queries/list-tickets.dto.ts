@@ -1,9 +1,9 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsIn, IsISO8601, IsOptional, IsString, Length } from 'class-validator';
 import { CATEGORIES, TICKET_STATUSES } from '#ticket-domain';
+import { PageQuery } from '../../http/page-query.js';
 
-export class ListTicketsQuery {
+export class ListTicketsQuery extends PageQuery {
   @ApiPropertyOptional({ enum: TICKET_STATUSES })
   @IsOptional()
   @IsIn(TICKET_STATUSES)
@@ -35,18 +35,4 @@ export class ListTicketsQuery {
   @IsOptional()
   @IsISO8601({ strict: true }, { message: 'dueBefore must be an ISO-8601 time' })
   dueBefore?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'opaque: the nextCursor of the previous page, with the same filters' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 500)
-  cursor?: string;
 }

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { CLOCK, type Clock } from '#platform';
 import { TicketRow } from '#read-model';
+import { DEFAULT_PAGE_LIMIT } from '../../http/page-query.js';
 import { ProblemException, validationProblem } from '../../http/problem.js';
 import type { ListTicketsQuery } from './list-tickets.dto.js';
 
@@ -14,7 +15,6 @@ interface Cursor {
   readonly f: string;
 }
 
-const DEFAULT_LIMIT = 50;
 
 /** The ticket read model's queries: one row by id, and keyset pages ordered by (receivedAt, id). */
 @Injectable()
@@ -32,7 +32,7 @@ export class TicketQueries {
     const filters = { status: query.status, category: query.category, assignee: query.assignee, customerId: query.customerId };
     const clockFilters = { breached: query.breached, dueBefore: query.dueBefore };
     const filterHash = createHash('sha256').update(JSON.stringify({ ...filters, ...clockFilters })).digest('base64url').slice(0, 16);
-    const limit = query.limit ?? DEFAULT_LIMIT;
+    const limit = query.limit ?? DEFAULT_PAGE_LIMIT;
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, filterHash);
 
     const builder = this.dataSource.getRepository(TicketRow).createQueryBuilder('t');
