@@ -26,6 +26,7 @@ import { CommandInterceptor } from './commands/command.interceptor.js';
 import { HealthController } from './health/health.controller.js';
 import { IdempotencyStore } from './idempotency/idempotency.store.js';
 import { MetricsController } from './metrics/metrics.controller.js';
+import { SchemasController } from './schemas/schemas.controller.js';
 import { SlaBoardController } from './sla/sla-board.controller.js';
 import { AddNoteController, AddNoteHandler } from './tickets/add-note/add-note.js';
 import { ArchiveTicketController, ArchiveTicketHandler } from './tickets/archive-ticket/archive-ticket.js';
@@ -105,6 +106,7 @@ const TICKET_CONTROLLERS = [
   ArchiveTicketController,
   TicketsQueryController,
   KpisController,
+  SchemasController,
 ];
 
 const TICKET_PROVIDERS = [
