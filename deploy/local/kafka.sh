@@ -193,8 +193,11 @@ start() {
       # Formatted once: a stop and a start keep the topics and their records.
       local cluster_id
       cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+      while [[ $cluster_id == -* ]]; do cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='); done
       echo "kafka: formatting $data/storage (cluster $cluster_id)" >&2
-      "${jvm[@]}" kafka.tools.StorageTool format --cluster-id "$cluster_id" --config "$properties" >"$data/format.log" 2>&1 ||
+      # --cluster-id=<id>, not two words: a base64url id may begin with '-', which the tool's
+      # argument parser would read as an option.
+      "${jvm[@]}" kafka.tools.StorageTool format --cluster-id="$cluster_id" --config "$properties" >"$data/format.log" 2>&1 ||
         { cat "$data/format.log" >&2; fail "formatting $data/storage failed"; }
     fi
     [[ -f $log_file ]] && mv -f "$log_file" "$log_file.1"
