@@ -78,7 +78,8 @@ export class PostgresEventStore implements EventStore {
 
   /** Creates the `events` table and its indexes unless they exist. */
   async ensureSchema(): Promise<void> {
-    await this.db.query(`
+    await ignoringCreationRace(() =>
+      this.db.query(`
       CREATE TABLE IF NOT EXISTS events (
         position bigserial PRIMARY KEY,
         transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
@@ -95,8 +96,9 @@ export class PostgresEventStore implements EventStore {
         prev_hash text NOT NULL,
         hash text NOT NULL,
         CONSTRAINT ${STREAM_REVISION_CONSTRAINT} UNIQUE (stream_id, revision)
-      )`);
-    await this.db.query('CREATE INDEX IF NOT EXISTS events_commit_order_idx ON events (transaction_id, position)');
+      )`),
+    );
+    await ignoringCreationRace(() => this.db.query('CREATE INDEX IF NOT EXISTS events_commit_order_idx ON events (transaction_id, position)'));
   }
 
   async append(
@@ -431,6 +433,21 @@ function matches(expected: ExpectedRevision, head: StreamHead | undefined): bool
   if (expected === 'any') return true;
   if (expected === 'no-stream') return head === undefined;
   return head?.revision === expected;
+}
+
+/**
+ * Runs a `CREATE … IF NOT EXISTS`, ignoring the errors of losing a race to another session
+ * creating the same object (processes starting together on a fresh database): a unique
+ * violation on the catalog, "already exists" (42P07) or "type already exists" (42710). The
+ * object exists either way.
+ */
+async function ignoringCreationRace(create: () => Promise<unknown>): Promise<void> {
+  try {
+    await create();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== '23505' && code !== '42P07' && code !== '42710') throw error;
+  }
 }
 
 /** The violated unique constraint's name, or undefined for any other error. */

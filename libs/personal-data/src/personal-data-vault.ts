@@ -114,9 +114,10 @@ export class PersonalDataVault {
       await this.db.query(CUSTOMER_KEYS_SCHEMA);
     } catch (error) {
       // Two sessions racing through CREATE TABLE IF NOT EXISTS: the loser trips over the
-      // winner's catalog rows (unique violation on pg_type, or duplicate table); the table exists.
+      // winner's catalog rows (unique violation on pg_type, duplicate table, or "type already
+      // exists", 42710); the table exists.
       const code = (error as { code?: unknown }).code;
-      if (code !== '23505' && code !== '42P07') throw error;
+      if (code !== '23505' && code !== '42P07' && code !== '42710') throw error;
     }
   }
 
