@@ -21,7 +21,7 @@ import {
 /** The namespace of the watcher's deterministic event ids (design.md: UUIDv5 of stream, clock, cycle, kind). */
 const SLA_EVENT_NAMESPACE = '6f1d2c3b-8a4e-5f60-b7c8-d9e0f1a2b3c4';
 
-/** A claimed clock is not claimed again for this long, unless the projector states its next alarm first. */
+/** A claimed cycle is not claimed again for this long, unless its watcher ends the lease when done (a watcher that died holds it this long). */
 export const CLAIM_LEASE_MS = 30_000;
 /** The longest the watcher sleeps without looking at the table (a missed wake-up costs at most this). */
 const MAX_SLEEP_MS = 10_000;
@@ -34,15 +34,17 @@ const CONCURRENCY = 8;
 const WATCHER_ACTOR: Actor = { id: 'sla-watcher', kind: 'system', roles: [] };
 
 /**
- * The watcher's claim ($1 now, $2 the most rows, $3 the lease's end): the due cycles, soonest
- * first, skipping those another watcher holds, each leased (its next alarm pushed past the lease)
- * so nobody claims it again while it is handled. Exported for the benchmark's query plan.
+ * The watcher's claim ($1 now, $2 the most rows, $3 the lease's end): the due cycles nobody holds,
+ * soonest first, skipping rows another session has locked, each leased (`claimed_until`) so no
+ * watcher claims it again while it is handled. The lease is the only column written, and it is in
+ * no index: the update can stay on the row's page. Exported for the benchmark's query plan.
  */
 export const CLAIM_DUE_CLOCKS_SQL = `WITH due AS (
     SELECT ticket_id, clock, cycle, next_alarm_at FROM sla_clocks
-    WHERE next_alarm_at <= $1 ORDER BY next_alarm_at LIMIT $2 FOR UPDATE SKIP LOCKED
+    WHERE next_alarm_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)
+    ORDER BY next_alarm_at LIMIT $2 FOR UPDATE SKIP LOCKED
   )
-  UPDATE sla_clocks c SET next_alarm_at = $3
+  UPDATE sla_clocks c SET claimed_until = $3
   FROM due WHERE c.ticket_id = due.ticket_id AND c.clock = due.clock AND c.cycle = due.cycle
   RETURNING c.ticket_id, due.next_alarm_at AS alarm_at`;
 
@@ -161,7 +163,14 @@ export class SlaWatcher implements OnApplicationBootstrap, OnApplicationShutdown
       this.health.state = 'running';
       if (claimed.length < this.batchSize) break;
     }
-    const rows = await this.db.query<{ next: Date | string | null }>(`SELECT min(next_alarm_at) AS next FROM sla_clocks WHERE next_alarm_at IS NOT NULL`);
+    // The next alarm nobody holds (an index scan from the start of sla_clocks_next_alarm, passing
+    // over the few leased rows); a lease that runs out is seen at the latest MAX_SLEEP_MS later.
+    const rows = await this.db.query<{ next: Date | string | null }>(
+      `SELECT next_alarm_at AS next FROM sla_clocks
+       WHERE next_alarm_at IS NOT NULL AND (claimed_until IS NULL OR claimed_until <= $1)
+       ORDER BY next_alarm_at LIMIT 1`,
+      [this.clock.now()],
+    );
     const next = rows[0]?.next;
     return next ? new Date(next).getTime() : undefined;
   }
@@ -257,8 +266,8 @@ export class SlaWatcher implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   /**
-   * Writes each cycle's next alarm as the ticket's history states it, so the lease ends now
-   * rather than in 30 s; the projector writes the same values when it applies the events.
+   * Writes each cycle's next alarm as the ticket's history states it and ends the lease now
+   * rather than in 30 s; the projector writes the same alarms when it applies the events.
    */
   private async restate(ticketId: string, state: TicketState): Promise<void> {
     if (state.status === 'none') return;
@@ -267,7 +276,7 @@ export class SlaWatcher implements OnApplicationBootstrap, OnApplicationShutdown
     // ticket's events itself, and waiting could deadlock with its multi-ticket upsert.
     await this.db.query(
       `WITH free AS (SELECT clock, cycle FROM sla_clocks WHERE ticket_id = $1 FOR UPDATE SKIP LOCKED)
-       UPDATE sla_clocks c SET next_alarm_at = a.next_alarm_at
+       UPDATE sla_clocks c SET next_alarm_at = a.next_alarm_at, claimed_until = NULL
        FROM free, jsonb_to_recordset($2::jsonb) AS a(clock text, cycle int, next_alarm_at timestamptz)
        WHERE c.ticket_id = $1 AND c.clock = free.clock AND c.cycle = free.cycle AND a.clock = free.clock AND a.cycle = free.cycle`,
       [ticketId, JSON.stringify(alarms)],

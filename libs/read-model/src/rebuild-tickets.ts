@@ -62,6 +62,11 @@ export async function rebuildTicketsProjection(options: RebuildOptions): Promise
   for (const { live, rebuild } of TABLES) {
     await dataSource.query(`DROP TABLE IF EXISTS ${rebuild}`);
     await dataSource.query(`CREATE TABLE ${rebuild} (LIKE ${live} INCLUDING ALL)`);
+    // LIKE does not copy storage parameters (sla_clocks' fill factor leaves room for in-place updates).
+    const [{ options } = { options: null }] = (await dataSource.query(`SELECT array_to_string(reloptions, ', ') AS options FROM pg_class WHERE oid = $1::regclass`, [live])) as Array<{
+      options: string | null;
+    }>;
+    if (options) await dataSource.query(`ALTER TABLE ${rebuild} SET (${options})`);
   }
   await dataSource.query(`DELETE FROM projection_checkpoints WHERE name = $1`, [REBUILD_PROJECTION]);
   const projector = new TicketProjector(dataSource, {
