@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only name1,name2]`: the performance figures of issues 3 and 4,
+ * `npm run bench [-- --quick] [-- --only name1,name2]`: the performance figures of issues 3, 4 and 5,
  * measured against the PostgreSQL of DATABASE_URL in a fresh database that is dropped at the
  * end (also on failure and Ctrl-C). Prints a table and writes bench/results/latest.json.
  * docs/performance.md says what each figure measures.
@@ -12,6 +12,7 @@ import { BenchDatabase, DEFAULT_DATABASE_URL, redactUrl, withClient } from './in
 import { machineInfo } from './infra/machine.js';
 import { round } from './infra/stats.js';
 import { BenchContext, Cleanup, FULL, QUICK, type Figure, type PhaseResult } from './phases/context.js';
+import { e2eKafka, kafkaUnavailable, relayDrain } from './phases/kafka.js';
 import { catchUp, rebuild, seedEvents, type Seeded } from './phases/read-side.js';
 import { restClosedLoop, restOpenLoop, SERVICE_LOG, ServiceUnderTest } from './phases/rest.js';
 import { slaBreachLag, slaClaim } from './phases/sla.js';
@@ -52,13 +53,16 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
 const HELP = `npm run bench [-- --quick] [-- --only name1,name2]
 
   --quick        every figure at a tenth of its size (durations, seeded events); figures tagged quick
-  --only LIST    run only these figures (a name, or a prefix such as rest.create.r1000 or store.append)
+  --only LIST    run only these figures (a name, or a prefix such as rest.create.r1000 or store.append;
+                 kafka = issue 5's figures, relay.drain and e2e.kafka.*)
   --profile-service
                  run the service under test with node --cpu-prof; the profile lands in
                  $TMPDIR/ticketflow-bench-profiles (open it in Chrome DevTools or speedscope)
 
 DATABASE_URL   the PostgreSQL to measure (default ${DEFAULT_DATABASE_URL}); a database
                ticketflow_bench_<pid> is created on it and dropped at the end.
+KAFKA_BROKERS  the broker(s) of relay.drain and e2e.kafka (default 127.0.0.1:9092); when none
+               answers, those figures are skipped in one line.
 
 Figures:
 ${FIGURES.map((f) => `  ${f.name.padEnd(28)} ${f.what}`).join('\n')}
@@ -133,6 +137,17 @@ async function main(): Promise<number> {
   let seeded: Seeded | undefined;
   let service: ServiceUnderTest | undefined;
   const window = `warm-up ${settings.warmupMs / 1000} s, measuring ${settings.durationMs / 1000} s`;
+  /** The seeded log, made once for the phases that read it. */
+  const seed = async (): Promise<Seeded> => {
+    if (!seeded) {
+      log(`seeding ${settings.seedEvents.toLocaleString('en-US')} events (sealed, hash-chained, COPY)`);
+      seeded = await seedEvents(ctx, settings.seedEvents);
+      diagnostics.seed = { ...seeded };
+      log(`  seeded ${seeded.events} events of ${seeded.tickets} tickets in ${seeded.seconds} s`);
+      await settle(database.url);
+    }
+    return seeded;
+  };
   try {
     await database.create();
     for (const phase of phases) {
@@ -161,15 +176,20 @@ async function main(): Promise<number> {
           break;
         case 'catchup':
         case 'rebuild': {
-          if (!seeded) {
-            log(`seeding ${settings.seedEvents.toLocaleString('en-US')} events (sealed, hash-chained, COPY)`);
-            seeded = await seedEvents(ctx, settings.seedEvents);
-            diagnostics.seed = { ...seeded };
-            log(`  seeded ${seeded.events} events of ${seeded.tickets} tickets in ${seeded.seconds} s`);
-            await settle(database.url);
-          }
+          const backlog = await seed();
           log(phase === 'catchup' ? 'subscription.catchup: subscribe from the start' : 'projection.rebuild: rebuildTicketsProjection');
-          result = phase === 'catchup' ? await catchUp(ctx, seeded) : await rebuild(ctx, seeded);
+          result = phase === 'catchup' ? await catchUp(ctx, backlog) : await rebuild(ctx, backlog);
+          break;
+        }
+        case 'relay.drain': {
+          const skipped = await kafkaUnavailable(ctx, 'relay.drain');
+          if (skipped) {
+            result = skipped;
+            break;
+          }
+          const backlog = await seed();
+          log(`relay.drain: a KafkaRelay publishing the ${backlog.events.toLocaleString('en-US')}-event backlog, batch 500, then 2,000`);
+          result = await relayDrain(ctx, backlog);
           break;
         }
         case 'rest.c64':
@@ -201,6 +221,19 @@ async function main(): Promise<number> {
           log(`sla.breach.lag: a service of its own, open loop at 500/s, backdated tickets falling due in the ${settings.durationMs / 1000} s window`);
           result = await slaBreachLag(ctx, adminUrl, 500);
           break;
+        case 'e2e.kafka': {
+          const skipped = await kafkaUnavailable(ctx, 'e2e.kafka');
+          if (skipped) {
+            result = skipped;
+            break;
+          }
+          // A service of its own with its relay on; the REST phases' service would share the cores.
+          await service?.stop();
+          service = undefined;
+          log(`e2e.kafka: a service of its own with KAFKA_BROKERS set, open loop at 200/s, ${window}`);
+          result = await e2eKafka(ctx, adminUrl, 200);
+          break;
+        }
       }
       for (const figure of result.figures) {
         if (!selected.has(figure.name)) continue;

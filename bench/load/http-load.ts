@@ -6,6 +6,7 @@
 import http from 'node:http';
 import { openTicketBody, seededRandom } from '../fixtures/people.js';
 import { summarise } from '../infra/stats.js';
+import { KafkaWatch } from './kafka-watch.js';
 import type { LoadConfig, LoadMessage, LoadResult } from './protocol.js';
 
 /** Distinct bodies prepared up front, so the generator spends its CPU on sending. */
@@ -17,6 +18,8 @@ interface Answer {
   readonly status: number;
   readonly lagged: boolean;
   readonly error?: string;
+  /** The ticket id of a 201's `Location: /v1/tickets/{id}`. */
+  readonly ticketId?: string;
 }
 
 function send(message: LoadMessage): void {
@@ -80,13 +83,22 @@ async function run(config: LoadConfig): Promise<LoadResult> {
         },
         (response) => {
           response.resume();
-          response.on('end', () => settle({ status: response.statusCode ?? 0, lagged: response.headers['read-model-lag'] === 'true' }));
+          response.on('end', () => {
+            const ticketId = watch ? response.headers.location?.slice(response.headers.location.lastIndexOf('/') + 1) : undefined;
+            const answer = { status: response.statusCode ?? 0, lagged: response.headers['read-model-lag'] === 'true', ...(ticketId ? { ticketId } : {}) };
+            // The 201's arrival, before anything else this process does with it.
+            if (watch && ticketId && answer.status === 201) watch.answered(ticketId, performance.now());
+            settle(answer);
+          });
           response.on('error', (error) => settle({ status: 0, lagged: false, error: errorKind(error) }));
         },
       );
       request.on('error', (error) => settle({ status: 0, lagged: false, error: errorKind(error) }));
       request.end(body);
     });
+
+  // e2e.kafka: the consumer joins its group before the first request.
+  const watch = config.kafka ? await KafkaWatch.start(config.kafka) : undefined;
 
   const latencies: number[] = [];
   const sendLags: number[] = [];
@@ -99,6 +111,7 @@ async function run(config: LoadConfig): Promise<LoadResult> {
     if (answer.status === 201) {
       ok += 1;
       latencies.push(latencyMs);
+      if (answer.ticketId) watch?.measure(answer.ticketId);
     } else {
       const kind = answer.error ?? `HTTP ${answer.status}`;
       errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
@@ -191,6 +204,7 @@ async function run(config: LoadConfig): Promise<LoadResult> {
     clearTimeout(startTimer);
   }
   agent.destroy();
+  const kafka = watch ? await watch.finish(config.drainTimeoutMs) : undefined;
 
   const windowSeconds = config.durationMs / 1000;
   const errors = Object.values(errorKinds).reduce((a, b) => a + b, 0);
@@ -207,6 +221,7 @@ async function run(config: LoadConfig): Promise<LoadResult> {
     ...(config.mode === 'open' ? { sendLagMs: summarise(sendLags) } : {}),
     maxInFlight,
     ...(backdate ? { backdated } : {}),
+    ...(kafka ? { kafka } : {}),
   };
 }
 

@@ -29,6 +29,12 @@ export interface LoadConfig {
    * uniform) before the moment it is sent, so their SLA clocks fall due soon after.
    */
   readonly backdate?: { readonly share: number; readonly receivedAgoMs: readonly [number, number] };
+  /**
+   * e2e.kafka: a kafkajs consumer in the generator (a group of its own, from the latest offsets,
+   * joined before the first request) records when each `eventType` record arrives, keyed by
+   * ticket id; the result's `kafka` holds arrival − 201 answer for the window's tickets.
+   */
+  readonly kafka?: { readonly brokers: readonly string[]; readonly topic: string; readonly groupId: string; readonly eventType: string };
 }
 
 export type LoadMessage =
@@ -63,4 +69,24 @@ export interface LoadResult {
   readonly maxInFlight: number;
   /** Requests sent with a backdated `receivedAt` (LoadConfig.backdate), warm-up included. */
   readonly backdated?: number;
+  /** LoadConfig.kafka: from each window command's 201 to its event's arrival at the consumer. */
+  readonly kafka?: KafkaArrivals;
+}
+
+export interface KafkaArrivals {
+  /** Window commands answered 201 with a Location (each a ticket whose event is awaited). */
+  readonly tickets: number;
+  /** Of those, whose event arrived. */
+  readonly received: number;
+  /** Of those, still missing when the wait timed out: in the latency at the time waited (a lower bound). */
+  readonly missing: number;
+  /** Events that arrived before their command's 201 did (counted as 0 ms). */
+  readonly beforeAnswer: number;
+  readonly latencyMs: LatencySummary;
+  /** The same with its sign (arrived events only): how far events beat their answers. */
+  readonly signedMs: { readonly min: number; readonly p1: number; readonly p50: number; readonly p99: number; readonly max: number } | null;
+  /** How long the consumer took to join its group before the load began. */
+  readonly joinMs: number;
+  /** Records of the topic the consumer saw during the run (any ticket, any type). */
+  readonly recordsSeen: number;
 }

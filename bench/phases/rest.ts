@@ -219,10 +219,12 @@ export async function runLoad(
   service: ServiceUnderTest,
   config: LoadConfig,
   onWindowStart?: () => void,
+  /** More processes whose CPU the window's breakdown shows (e.g. the Kafka broker). */
+  otherPids: Readonly<Record<string, number | undefined>> = {},
 ): Promise<{ load: LoadResult; cpu: CpuBreakdown | null; server: ServerWindow }> {
   const generator = fork(LOAD_GENERATOR, [], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const undo = ctx.cleanup.add('stop the load generator', () => generator.kill('SIGKILL'));
-  const meter = new CpuMeter(ctx.database.name, { bench: process.pid, service: service.pid, generator: generator.pid });
+  const meter = new CpuMeter(ctx.database.name, { bench: process.pid, service: service.pid, generator: generator.pid, ...otherPids });
   let before: Promise<string> | undefined;
   let cpu: CpuBreakdown | undefined;
   try {

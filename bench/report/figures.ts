@@ -9,10 +9,12 @@ export const PHASES = [
   'store.batch10',
   'catchup',
   'rebuild',
+  'relay.drain',
   'rest.c64',
   'rest.r1000',
   'sla.claim',
   'sla.breach',
+  'e2e.kafka',
 ] as const;
 export type PhaseName = (typeof PHASES)[number];
 
@@ -28,6 +30,8 @@ export interface FigureSpec {
   readonly target?: Target;
   /** One line for the table's notes and docs/performance.md. */
   readonly what: string;
+  /** More names `--only` selects it by (e.g. `kafka` for issue 5's figures). */
+  readonly groups?: readonly string[];
 }
 
 /** issue 3's and issue 4's tables, with their targets (they apply to full runs on the 2-core CI machine). */
@@ -88,6 +92,25 @@ export const FIGURES: readonly FigureSpec[] = [
   { name: 'sla.breach.lag.p99_ms', unit: 'ms', phase: 'sla.breach', target: { kind: 'below', value: 1_000 }, what: 'the same, 99th percentile' },
   { name: 'sla.breach.lag.count', unit: 'breaches', phase: 'sla.breach', what: 'breaches due in that window (each counted, appended or not)' },
   { name: 'sla.breach.r500.achieved', unit: 'commands/s', phase: 'sla.breach', what: 'POST /v1/tickets answered 201 per second in that window (offered 500/s)' },
+  // issue 5 (skipped, in one line, when no broker answers at KAFKA_BROKERS)
+  {
+    name: 'relay.drain',
+    unit: 'events/s',
+    phase: 'relay.drain',
+    target: { kind: 'at-least', value: 10_000 },
+    groups: ['kafka'],
+    what: 'a real KafkaRelay (batch 500) publishing the seeded backlog to a fresh 12-partition topic: start → checkpoint at the head',
+  },
+  {
+    name: 'e2e.kafka.p50_ms',
+    unit: 'ms',
+    phase: 'e2e.kafka',
+    target: { kind: 'below', value: 50 },
+    groups: ['kafka'],
+    what: "201 answer → the ticket.received record at a kafkajs consumer, at a steady open-loop 200 POST/s (the service's own relay)",
+  },
+  { name: 'e2e.kafka.p99_ms', unit: 'ms', phase: 'e2e.kafka', target: { kind: 'below', value: 250 }, groups: ['kafka'], what: 'the same, 99th percentile' },
+  { name: 'e2e.kafka.count', unit: 'events', phase: 'e2e.kafka', groups: ['kafka'], what: "the window's tickets answered 201 whose event was awaited (missing ones count at the time waited)" },
 ];
 
 /**
@@ -98,7 +121,7 @@ export function selectFigures(only: readonly string[] | undefined): Set<string> 
   if (!only || only.length === 0) return new Set(FIGURES.map((f) => f.name));
   const selected = new Set<string>();
   for (const wanted of only) {
-    const matches = FIGURES.filter((f) => f.name === wanted || f.name.startsWith(`${wanted}.`));
+    const matches = FIGURES.filter((f) => f.name === wanted || f.name.startsWith(`${wanted}.`) || (f.groups?.includes(wanted) ?? false));
     if (matches.length === 0) {
       throw new Error(`--only: no figure is called "${wanted}"; the figures are:\n  ${FIGURES.map((f) => f.name).join('\n  ')}`);
     }

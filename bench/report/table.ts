@@ -35,15 +35,16 @@ export function diagnosticsTable(diagnostics: Readonly<Record<string, Readonly<R
       pct(cpu?.postgres),
       pct(cpu?.processes.service),
       pct(cpu?.processes.generator),
+      pct(cpu?.processes.kafka),
       pct(cpu?.processes.bench),
       pct(others),
       pct(cpu?.machine),
     ]);
   }
   return table(
-    ['phase', 'ops', 'errors', 'p50 ms', 'p99 ms', 'cpu postgres', 'service', 'load gen', 'bench', 'other', 'machine'],
+    ['phase', 'ops', 'errors', 'p50 ms', 'p99 ms', 'cpu postgres', 'service', 'load gen', 'kafka', 'bench', 'other', 'machine'],
     rows,
-    [false, true, true, true, true, true, true, true, true, true, true],
+    [false, true, true, true, true, true, true, true, true, true, true, true],
   ).join('\n');
 }
 
