@@ -28,7 +28,12 @@ export class RelayService implements OnApplicationBootstrap, OnApplicationShutdo
     this.relay = new KafkaRelay(
       store,
       db,
-      { brokers: config.kafkaBrokers, partitions: config.kafkaTopicPartitions, replicationFactor: config.kafkaReplicationFactor },
+      {
+        brokers: config.kafkaBrokers,
+        partitions: config.kafkaTopicPartitions,
+        replicationFactor: config.kafkaReplicationFactor,
+        batchSize: config.kafkaRelayBatch,
+      },
       {
         now: () => clock.now(),
         log,

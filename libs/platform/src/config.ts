@@ -22,6 +22,8 @@ export interface TicketflowConfig {
   /** Used when the relay creates the topic. */
   readonly kafkaTopicPartitions: number;
   readonly kafkaReplicationFactor: number;
+  /** Events the relay reads and sends at a time. */
+  readonly kafkaRelayBatch: number;
   readonly roles: ReadonlySet<Role>;
   readonly adminKey?: string;
   readonly masterKey?: string;
@@ -101,6 +103,7 @@ export function loadConfig(env: Env, defaults: { readonly roles?: string } = {})
     kafkaBrokers,
     kafkaTopicPartitions: integer('KAFKA_TOPIC_PARTITIONS', 12, 1, 10_000),
     kafkaReplicationFactor: integer('KAFKA_REPLICATION_FACTOR', 1, 1, 100),
+    kafkaRelayBatch: integer('KAFKA_RELAY_BATCH', 2_000, 1, 50_000),
     roles,
     adminKey: env.TICKETFLOW_ADMIN_KEY || undefined,
     masterKey: env.TICKETFLOW_MASTER_KEY || undefined,
