@@ -85,7 +85,10 @@ export interface SubscribeOptions extends Partial<ReadAllOptions> {
   readonly pollIntervalMs?: number;
   /** Called when a batch handler throws; the subscription retries that batch after a pause. */
   readonly onError?: (error: unknown) => void;
-  /** Called when a read succeeded and found nothing to do: the subscriber is caught up and healthy. */
+  /**
+   * Called when a read succeeded and found nothing to hand over (caught up, or waiting for events
+   * held back behind a running transaction): the subscriber is healthy.
+   */
   readonly onIdle?: () => void;
 }
 

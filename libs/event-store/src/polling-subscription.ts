@@ -99,7 +99,9 @@ export class PollingSubscription implements Subscription {
           // Events committed behind a running transaction: look again soon, backing off
           // (1, 2, 4 … up to HELD_BACK_MAX_PAUSE_MS) while that transaction lasts.
           heldBackPauseMs = heldBack ? Math.min(Math.max(1, heldBackPauseMs * 2), HELD_BACK_MAX_PAUSE_MS) : 0;
-          if (!heldBack) this.#idle();
+          // The read worked: the subscriber is healthy, whether caught up or waiting for events
+          // held back behind another session's transaction (which may last, D13).
+          this.#idle();
           if (!this.#wakeRequested) await this.#sleep(heldBack ? heldBackPauseMs : this.options.pollIntervalMs, { wakeable: true });
           continue;
         }
