@@ -1,12 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
-import { ConfigError, Metrics, createLogger, loadConfig, systemClock, type Infrastructure, type TicketflowConfig } from '#platform';
+import { ConfigError, Metrics, createLogger, exitOnSignals, loadConfig, systemClock, type Infrastructure, type TicketflowConfig } from '#platform';
 import { createApp, openProcessInfrastructure } from './create-app.js';
-
-/** How long a graceful shutdown may take (Kubernetes' default grace period is 30 s). */
-const SHUTDOWN_GRACE_MS = 20_000;
-
-/** The roles this version runs; `sla-watcher` and `relay` are accepted and arrive with later issues. */
-const RUNNING_ROLES: ReadonlySet<string> = new Set(['api', 'projector']);
 
 /**
  * Starts one Ticketflow process with the roles of TICKETFLOW_ROLES (default `defaultRoles`):
@@ -39,30 +33,13 @@ export async function bootstrap(defaultRoles: string): Promise<void> {
   }
   const url = `http://localhost:${config.port}`;
   const database = config.embedded ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL (DATABASE_URL)';
-  log.info({ url, roles: [...config.roles].filter((role) => RUNNING_ROLES.has(role)), database }, `Ticketflow listening on ${url} (API docs ${url}/docs), ${database}`);
+  // The relay runs only where KAFKA_BROKERS names a cluster.
+  log.info({ url, roles: [...config.roles].filter((role) => role !== 'relay' || config.kafkaBrokers.length > 0), database }, `Ticketflow listening on ${url} (API docs ${url}/docs), ${database}`);
 
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    log.info({ signal }, 'shutting down');
-    // Finish what is in flight, but never outlive the orchestrator's grace period because a
-    // close hung (a database that stopped answering, a request that never ends).
-    setTimeout(() => {
-      log.error({ signal, graceMs: SHUTDOWN_GRACE_MS }, 'shutdown did not finish in time; exiting');
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS).unref();
-    try {
-      await app?.close();
-      await infrastructure?.close();
-      process.exit(0);
-    } catch (error) {
-      log.error({ err: error instanceof Error ? error.message : String(error) }, 'shutdown failed');
-      process.exit(1);
-    }
-  };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  exitOnSignals(log, async () => {
+    await app?.close();
+    await infrastructure?.close();
+  });
 }
 
 function startFailure(error: unknown, config: TicketflowConfig): string {

@@ -1,11 +1,8 @@
 import { PgDatabase } from '#database';
-import { ConfigError, createLogger } from '#platform';
+import { ConfigError, createLogger, exitOnSignals } from '#platform';
 import { loadReportingConfig } from './reporting-config.js';
 import { ReportingConsumer } from './reporting-consumer.js';
 import { ReportingStore } from './reporting-store.js';
-
-/** How long a graceful shutdown may take (Kubernetes' default grace period is 30 s). */
-const SHUTDOWN_GRACE_MS = 20_000;
 
 /** The reporting consumer process (README "Reporting consumer"). */
 let config;
@@ -37,23 +34,7 @@ try {
   process.exit(1);
 }
 
-let closing = false;
-const shutdown = async (signal: string) => {
-  if (closing) return;
-  closing = true;
-  log.info({ signal }, 'shutting down');
-  setTimeout(() => {
-    log.error({ signal, graceMs: SHUTDOWN_GRACE_MS }, 'shutdown did not finish in time; exiting');
-    process.exit(1);
-  }, SHUTDOWN_GRACE_MS).unref();
-  try {
-    await consumer.stop();
-    await db.close();
-    process.exit(0);
-  } catch (error) {
-    log.error({ err: error instanceof Error ? error.message : String(error) }, 'shutdown failed');
-    process.exit(1);
-  }
-};
-process.once('SIGINT', () => void shutdown('SIGINT'));
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
+exitOnSignals(log, async () => {
+  await consumer.stop();
+  await db.close();
+});

@@ -6,3 +6,4 @@ export * from './metrics.js';
 export * from './role-health.js';
 export * from './tokens.js';
 export * from './data-dir-lock.js';
+export * from './shutdown.js';
