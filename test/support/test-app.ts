@@ -1,4 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import type { ApiRole } from '../../apps/api/src/auth/roles.js';
 import { Writable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +19,11 @@ export interface TestApp {
   readonly infrastructure: Infrastructure;
   readonly config: TicketflowConfig;
   readonly clock: TestClock;
+  /**
+   * A supertest agent calling as a key of `role` (default admin): `t.as('auditor').get(…)`.
+   * Each role's key is made once per app.
+   */
+  as(role?: ApiRole): ReturnType<typeof request.agent>;
   /** Every structured log line the app wrote. */
   readonly logs: Array<Record<string, unknown>>;
   close(): Promise<void>;
@@ -64,6 +71,8 @@ export async function startTestApp(options: {
     config,
     clock,
     logs,
+    // Authentication arrives with issue 6: until then every agent calls without a key.
+    as: (_role: ApiRole = 'admin') => request.agent(app.getHttpServer()),
     async close() {
       await app.close();
       await infrastructure.close();

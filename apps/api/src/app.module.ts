@@ -22,6 +22,8 @@ import {
 import { AgentDirectory, ReadModelWaiter, SlaAlarmSignal } from '#read-model';
 import { WorkerModule } from '../../worker/src/worker.module.js';
 import { AgentsController } from './agents/agents.controller.js';
+import { AUDIT_CONTROLLERS, AUDIT_PROVIDERS } from './audit/audit.module.js';
+import { CUSTOMER_CONTROLLERS, CUSTOMER_PROVIDERS } from './customers/customers.module.js';
 import { CommandInterceptor } from './commands/command.interceptor.js';
 import { HealthController } from './health/health.controller.js';
 import { IdempotencyStore } from './idempotency/idempotency.store.js';
@@ -107,6 +109,8 @@ const TICKET_CONTROLLERS = [
   TicketsQueryController,
   KpisController,
   SchemasController,
+  ...AUDIT_CONTROLLERS,
+  ...CUSTOMER_CONTROLLERS,
 ];
 
 const TICKET_PROVIDERS = [
@@ -125,6 +129,8 @@ const TICKET_PROVIDERS = [
   AddNoteHandler,
   EscalateTicketHandler,
   CloseTicketHandler,
+  ...AUDIT_PROVIDERS,
+  ...CUSTOMER_PROVIDERS,
 ];
 
 /** One process's application: the API when the `api` role is on, the worker roles when theirs are. */
