@@ -63,6 +63,9 @@ DATABASE_URL   the PostgreSQL to measure (default ${DEFAULT_DATABASE_URL}); a da
                ticketflow_bench_<pid> is created on it and dropped at the end.
 KAFKA_BROKERS  the broker(s) of relay.drain and e2e.kafka (default 127.0.0.1:9092); when none
                answers, those figures are skipped in one line.
+BENCH_E2E_KAFKA_RATE
+               e2e.kafka's offered commands/s (default 200, the rate of its target; another rate
+               is for finding where the figure bends, and its notes say the rate).
 
 Figures:
 ${FIGURES.map((f) => `  ${f.name.padEnd(28)} ${f.what}`).join('\n')}
@@ -233,8 +236,9 @@ async function main(): Promise<number> {
           // A service of its own with its relay on; the REST phases' service would share the cores.
           await service?.stop();
           service = undefined;
-          log(`e2e.kafka: a service of its own with KAFKA_BROKERS set, open loop at 200/s, ${window}`);
-          result = await e2eKafka(ctx, adminUrl, 200);
+          const rate = positiveNumber(process.env.BENCH_E2E_KAFKA_RATE, 'BENCH_E2E_KAFKA_RATE') ?? 200;
+          log(`e2e.kafka: services of their own with KAFKA_BROKERS set, open loop at ${rate}/s, ${window}`);
+          result = await e2eKafka(ctx, adminUrl, rate);
           break;
         }
       }
@@ -304,3 +308,11 @@ main().then(
     process.exit(error instanceof UsageError ? 2 : 1);
   },
 );
+
+/** An optional positive number from the environment; a clear error when it is not one. */
+function positiveNumber(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} must be a positive number, not "${value}"`);
+  return n;
+}

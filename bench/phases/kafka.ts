@@ -27,6 +27,8 @@ export const RELAY_BATCH_OTHER = 500;
 /** The production default of KAFKA_TOPIC_PARTITIONS. */
 const PARTITIONS = 12;
 const KAFKA_SERVICE_LOG = 'bench/results/service-kafka.log';
+const KAFKA_RELAY_LOG = 'bench/results/service-kafka-relay.log';
+const KAFKA_SPLIT_LOG = 'bench/results/service-kafka-split.log';
 
 /** The phase's result when no broker answers: one line, no figures. */
 export async function kafkaUnavailable(ctx: BenchContext, phase: string): Promise<PhaseResult | undefined> {
@@ -136,21 +138,71 @@ export async function relayDrain(ctx: BenchContext, seeded: Seeded): Promise<Pha
   }
 }
 
+/** How the service runs in an e2e.kafka measurement. */
+type KafkaShape = 'split' | 'one-process';
+
+interface KafkaRun {
+  readonly shape: KafkaShape;
+  readonly result: PhaseResult;
+}
+
 /**
- * e2e.kafka: a service of its own (API, projector, SLA watcher and the relay in one process, the
- * default roles, KAFKA_BROKERS set) on a database of its own, at a steady open-loop `rate` of
- * POST /v1/tickets; the load generator's kafkajs consumer records each `ticket.received` arrival
- * on the service's topic (ticketflow.ticket-events.v1); latency = arrival − the 201's arrival,
- * both in the generator's process, matched by ticket id (= the record key).
+ * e2e.kafka: at a steady open-loop `rate` of POST /v1/tickets, from each 201 to its
+ * `ticket.received` record at a kafkajs consumer. Measured in two shapes, each on a database of
+ * its own (so its relay publishes only that window's traffic):
+ * - `one-process` (the figure; what `npm start` runs): the default roles, API, projector, SLA
+ *   watcher and relay sharing one event loop;
+ * - `split` (diagnostics): the API process with `TICKETFLOW_ROLES=api,projector,sla-watcher` and
+ *   a relay process of its own (`TICKETFLOW_ROLES=relay`, KAFKA_BROKERS set).
+ * The load generator's consumer records each arrival on the service's topic
+ * (ticketflow.ticket-events.v1); latency = arrival − the 201's arrival, both in the generator's
+ * process, matched by ticket id (= the record key).
  */
 export async function e2eKafka(ctx: BenchContext, adminUrl: string, rate: number): Promise<PhaseResult> {
   const brokers = kafkaBrokers();
-  const database = new BenchDatabase(adminUrl, '_kafka');
+  // The topic exists before the consumer subscribes to it (as a deployment would have it): a
+  // consumer group subscribing to a missing topic fails instead of waiting for the relay to make it.
+  const admin = benchKafka(brokers, 'ticketflow-bench-admin').admin();
+  try {
+    await admin.connect();
+    if (!(await admin.listTopics()).includes(TICKET_EVENTS_TOPIC)) {
+      await admin.createTopics({ topics: [{ topic: TICKET_EVENTS_TOPIC, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true });
+    }
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  const runs: KafkaRun[] = [];
+  for (const shape of ['one-process', 'split'] as const) {
+    ctx.log(`  ${shape === 'split' ? 'split: the API process (api,projector,sla-watcher) and a relay process (relay)' : 'one-process: API, projector, SLA watcher and relay in one process'}`);
+    runs.push({ shape, result: await e2eKafkaRun(ctx, adminUrl, rate, shape) });
+  }
+  const [oneProcess, split] = runs as [KafkaRun, KafkaRun];
+  const figure = (run: KafkaRun, name: string) => run.result.figures.find((f) => f.name === name)?.value;
+  return {
+    figures: oneProcess.result.figures,
+    notes: [
+      ...(oneProcess.result.notes ?? []),
+      `  split (the relay in a process of its own): p50 ${figure(split, 'e2e.kafka.p50_ms')} ms, p99 ${figure(split, 'e2e.kafka.p99_ms')} ms (diagnostics["e2e.kafka"].split)`,
+      ...(split.result.notes ?? []).map((line) => `  ${line}`),
+    ],
+    diagnostics: { ...oneProcess.result.diagnostics, split: { figures: split.result.figures, ...split.result.diagnostics } },
+  };
+}
+
+async function e2eKafkaRun(ctx: BenchContext, adminUrl: string, rate: number, shape: KafkaShape): Promise<PhaseResult> {
+  const brokers = kafkaBrokers();
+  const database = new BenchDatabase(adminUrl, shape === 'split' ? '_kafka_split' : '_kafka');
   ctx.cleanup.add(`drop database ${database.name}`, () => database.drop());
   await database.create();
   const kafkaCtx = new BenchContext(ctx.settings, database, ctx.cleanup, ctx.log);
-  const service = await ServiceUnderTest.start(kafkaCtx, database.url, { env: { KAFKA_BROKERS: brokers.join(',') }, log: KAFKA_SERVICE_LOG });
+  const kafkaEnv = { KAFKA_BROKERS: brokers.join(',') };
+  const service = await ServiceUnderTest.start(kafkaCtx, database.url, {
+    env: shape === 'split' ? { TICKETFLOW_ROLES: 'api,projector,sla-watcher' } : { ...kafkaEnv, TICKETFLOW_ROLES: 'api,worker' },
+    log: shape === 'split' ? KAFKA_SPLIT_LOG : KAFKA_SERVICE_LOG,
+  });
+  let relay: ServiceUnderTest | undefined;
   try {
+    if (shape === 'split') relay = await ServiceUnderTest.start(kafkaCtx, database.url, { env: { ...kafkaEnv, TICKETFLOW_ROLES: 'relay' }, log: KAFKA_RELAY_LOG });
     const kafkaPid = brokerPid(brokers);
     const drainTimeoutMs = ctx.settings.quick ? 10_000 : 30_000;
     const { load, cpu, server } = await runLoad(
@@ -169,12 +221,12 @@ export async function e2eKafka(ctx: BenchContext, adminUrl: string, rate: number
         kafka: { brokers, topic: TICKET_EVENTS_TOPIC, groupId: `ticketflow-bench.e2e.${process.pid}.${randomBytes(3).toString('hex')}`, eventType: 'ticket.received' },
       },
       undefined,
-      { kafka: kafkaPid },
+      { kafka: kafkaPid, ...(relay ? { relay: relay.pid } : {}) },
     );
     const arrivals = load.kafka;
     if (!arrivals) throw new Error('e2e.kafka: the load generator reported no Kafka arrivals');
     const notes = [
-      `e2e.kafka: ${arrivals.tickets} tickets answered 201 in the window at ${rate}/s offered (${load.achievedRate}/s achieved, ${load.errors} errors); ` +
+      `e2e.kafka (${shape}): ${arrivals.tickets} tickets answered 201 in the window at ${rate}/s offered (${load.achievedRate}/s achieved, ${load.errors} errors); ` +
         `${arrivals.received} events arrived, ${arrivals.beforeAnswer} of them before their 201 (counted as 0 ms); POST p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms`,
     ];
     if (arrivals.missing > 0) {
@@ -187,9 +239,10 @@ export async function e2eKafka(ctx: BenchContext, adminUrl: string, rate: number
         { name: 'e2e.kafka.p99_ms', value: arrivals.latencyMs.p99, unit: 'ms' },
         { name: 'e2e.kafka.count', value: arrivals.tickets, unit: 'events' },
       ],
-      diagnostics: { rate, ...load, latencyMs: arrivals.latencyMs, postLatencyMs: load.latencyMs, server: server.summary, serviceSettings: service.settings, kafkaPid: kafkaPid ?? null, cpu },
+      diagnostics: { shape, rate, ...load, latencyMs: arrivals.latencyMs, postLatencyMs: load.latencyMs, server: server.summary, serviceSettings: service.settings, kafkaPid: kafkaPid ?? null, cpu },
     };
   } finally {
+    await relay?.stop();
     await service.stop();
   }
 }
