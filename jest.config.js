@@ -27,6 +27,7 @@ const common = {
     '^#read-model$': '<rootDir>/libs/read-model/src/index.ts',
     '^#platform$': '<rootDir>/libs/platform/src/index.ts',
     '^#messaging$': '<rootDir>/libs/messaging/src/index.ts',
+    '^#audit$': '<rootDir>/libs/audit/src/index.ts',
     '^#test-support$': '<rootDir>/test/support/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
