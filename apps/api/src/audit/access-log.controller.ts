@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsOptional, IsString, Length } from 'class-validator';
+import type { FieldError } from '#ticket-domain';
+import { Allow } from '../auth/roles.js';
+import { DEFAULT_PAGE_LIMIT, PageQuery } from '../http/page-query.js';
+import { ProblemException, validationProblem } from '../http/problem.js';
+import { AccessLog, type AccessLogEntry } from './access-log.js';
+
+export class AccessLogQuery extends PageQuery {
+  @ApiPropertyOptional({ description: 'ISO-8601 time, included' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 40)
+  from?: string;
+
+  @ApiPropertyOptional({ description: 'ISO-8601 time, excluded' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 40)
+  to?: string;
+
+  @ApiPropertyOptional({ description: 'an API key id: only its requests' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  actor?: string;
+}
+
+/**
+ * `GET /v1/audit/access-log` (api.md "Queries"): who read what, when — the auditors' requests in
+ * time order. Admins only (api.md "Roles": auditors may use `/v1/audit/*` but the access log).
+ */
+@ApiTags('audit')
+@Allow()
+@Controller('v1/audit/access-log')
+export class AccessLogController {
+  constructor(private readonly accessLog: AccessLog) {}
+
+  @Get()
+  @ApiOkResponse({ description: '{ items, nextCursor }: entries ordered by (at, id)' })
+  async list(@Query() query: AccessLogQuery): Promise<{ items: AccessLogEntry[]; nextCursor: string | null }> {
+    const errors: FieldError[] = [];
+    const instant = (field: 'from' | 'to', text: string | undefined): Date | undefined => {
+      if (text === undefined) return undefined;
+      const at = new Date(text);
+      if (Number.isNaN(at.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(text)) errors.push({ field, message: 'must be an ISO-8601 time, e.g. 2026-03-01T00:00:00Z' });
+      return at;
+    };
+    const from = instant('from', query.from);
+    const to = instant('to', query.to);
+    if (errors.length === 0 && from && to && to <= from) errors.push({ field: 'to', message: 'must be after from' });
+    if (errors.length > 0) throw new ProblemException(validationProblem(errors));
+    const filters = createHash('sha256').update(JSON.stringify([query.from ?? null, query.to ?? null, query.actor ?? null])).digest('base64url').slice(0, 16);
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, filters);
+    const page = await this.accessLog.page(
+      { ...(from ? { from } : {}), ...(to ? { to } : {}), ...(query.actor !== undefined ? { actor: query.actor } : {}) },
+      query.limit ?? DEFAULT_PAGE_LIMIT,
+      after,
+    );
+    const last = page.items[page.items.length - 1];
+    return { items: page.items, nextCursor: page.more && last ? Buffer.from(JSON.stringify([last.at, last.id, filters])).toString('base64url') : null };
+  }
+}
+
+/** api.md "Lists": the cursor is opaque and bound to its filters. */
+function decodeCursor(text: string, filters: string): { at: string; id: string } {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    decoded = undefined;
+  }
+  if (
+    Array.isArray(decoded) &&
+    decoded.length === 3 &&
+    typeof decoded[0] === 'string' &&
+    !Number.isNaN(Date.parse(decoded[0])) &&
+    typeof decoded[1] === 'string' &&
+    /^[0-9a-f-]{36}$/.test(decoded[1]) &&
+    decoded[2] === filters
+  ) {
+    return { at: decoded[0], id: decoded[1] };
+  }
+  throw new ProblemException(validationProblem([{ field: 'cursor', message: 'is not a cursor of this list with these filters' }]));
+}
