@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { DataSource } from 'typeorm';
 import type { SqlDatabase } from '#database';
 import { PostgresEventStore, type EventEnvelope, type EventStore } from '#event-store';
-import { ProjectionCheckpoint, ReadModel1764320000000, projectTicket, SlaClocksAndAgents1764400000000, TicketRow, TICKET_STREAM_PREFIX, WorkerLeases1764600000000, SlaClockClaims1764700000000 } from '#read-model';
+import { ProjectionCheckpoint, ReadModel1764320000000, projectTicket, SlaClocksAndAgents1764400000000, TicketRow, TICKET_STREAM_PREFIX, WorkerLeases1764600000000, SlaClockClaims1764700000000, TicketOpenerAndErasure1764800000000 } from '#read-model';
 import {
   CATEGORIES,
   CURRENT_POLICY,
@@ -32,7 +32,7 @@ export async function openReadModel(makeDatabase: MakeTestDatabase): Promise<Rea
     type: 'postgres',
     driver: database.db.typeormDriver(),
     entities: [TicketRow, ProjectionCheckpoint],
-    migrations: [ReadModel1764320000000, SlaClocksAndAgents1764400000000, WorkerLeases1764600000000, SlaClockClaims1764700000000],
+    migrations: [ReadModel1764320000000, SlaClocksAndAgents1764400000000, WorkerLeases1764600000000, SlaClockClaims1764700000000, TicketOpenerAndErasure1764800000000],
     migrationsRun: true,
     logging: false,
   });

@@ -128,11 +128,15 @@ function ticketLives(firstId: string, secondId: string): Array<[string, Array<re
     [at(3 * HOUR), { type: 'resolve', summary: sealed(), method: 'onsite-visit' }],
     [at(3 * HOUR + 20 * MIN), { type: 'record-feedback', satisfaction: 5, resolvedConfirmed: true }],
     [at(4 * HOUR), { type: 'archive' }],
+    // PIPL: an archived ticket still takes its customer's erasure.
+    [at(5 * HOUR), { type: 'erase-personal-data', erasedAt: at(5 * HOUR - SECOND).toISOString() }],
   ]);
   const second = history([
     [at(0), { type: 'receive', ticketId: secondId, channel: 'email', customerId: 'cus_def', customer: { name: sealed() }, description: sealed() }],
     [at(20 * SECOND), { type: 'classify', category: 'service-complaint', serviceType: 'complaint', department: 'complaints' }],
     [at(MIN), { type: 'escalate', reason: sealed(), to: 'department', supervisor: queue, escalatedBy: 'agent-2' }],
+    // Erased while open: the ticket is still closed and archived afterwards.
+    [at(2 * MIN), { type: 'erase-personal-data', erasedAt: at(2 * MIN).toISOString() }],
     [at(15 * MIN + SECOND), { type: 'close', reason: 'duplicate', duplicateOf: firstId, closedBy: 'agent-2' }],
     // The initial-handling clock stopped late at the closure: the watcher still records the breach.
     [at(16 * MIN), { watcher: supervisor }],

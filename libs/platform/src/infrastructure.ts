@@ -1,7 +1,7 @@
 import { PgDatabase, PgliteDatabase, type SqlDatabase } from '#database';
 import { PostgresEventStore } from '#event-store';
 import { PersonalDataVault, loadMasterKey } from '#personal-data';
-import { Kpis1764500000000, ProjectionCheckpoint, ReadModel1764320000000, SlaClocksAndAgents1764400000000, SlaClockClaims1764700000000, TicketRow, WorkerLeases1764600000000 } from '#read-model';
+import { Kpis1764500000000, ProjectionCheckpoint, ReadModel1764320000000, SlaClocksAndAgents1764400000000, SlaClockClaims1764700000000, TicketOpenerAndErasure1764800000000, TicketRow, WorkerLeases1764600000000 } from '#read-model';
 import type { Logger } from 'pino';
 import { DataSource, type MigrationInterface } from 'typeorm';
 import type { Clock } from './clock.js';
@@ -88,7 +88,7 @@ export async function openInfrastructure(options: OpenInfrastructureOptions): Pr
       type: 'postgres',
       driver: db.typeormDriver(),
       entities: [TicketRow, ProjectionCheckpoint, ...(options.entities ?? [])],
-      migrations: [ReadModel1764320000000, SlaClocksAndAgents1764400000000, Kpis1764500000000, WorkerLeases1764600000000, SlaClockClaims1764700000000, ...(options.migrations ?? [])],
+      migrations: [ReadModel1764320000000, SlaClocksAndAgents1764400000000, Kpis1764500000000, WorkerLeases1764600000000, SlaClockClaims1764700000000, TicketOpenerAndErasure1764800000000, ...(options.migrations ?? [])],
       migrationsRun: true,
       logging: false,
     });

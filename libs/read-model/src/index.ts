@@ -3,6 +3,7 @@ export * from './migrations/1764320000000-read-model.js';
 export * from './migrations/1764400000000-sla-clocks-and-agents.js';
 export * from './migrations/1764600000000-worker-leases.js';
 export * from './migrations/1764700000000-sla-clock-claims.js';
+export * from './migrations/1764800000000-ticket-opener-and-erasure.js';
 export * from './projection-checkpoint.entity.js';
 export * from './projector.js';
 export * from './sla-alarm-signal.js';

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
+import { v7 as uuidv7 } from 'uuid';
 import type { EventStore, StoredEvent, Subscription } from '#event-store';
+import { CURRENT_POLICY, decide, foldTicket, type TicketEvent } from '#ticket-domain';
 import { DATABASE_HOOK_TIMEOUT_MS, describeWithPostgres, eventually } from '#test-support';
 import {
   advanceTicket,
@@ -19,6 +21,22 @@ import { TICKET_STREAM_PREFIX } from './ticket-projection.js';
 import { CheckpointMovedError, TICKETS_PROJECTION, TicketProjector } from './ticket-projector.js';
 
 const BATCH = 50;
+
+/** Records on these tickets the erasure of their customer’s personal data, as the API does. */
+async function eraseTickets(store: EventStore, streamIds: readonly string[]): Promise<void> {
+  for (const streamId of streamIds) {
+    const stored = await store.readStream(streamId);
+    const events = stored.map((e) => ({ type: e.type, schemaVersion: 1, occurredAt: e.occurredAt, data: e.data }) as TicketEvent);
+    const now = new Date(Date.parse(stored.at(-1)!.occurredAt) + 1000);
+    const decided = decide({ type: 'erase-personal-data', erasedAt: now.toISOString() }, foldTicket(events), { now, policy: CURRENT_POLICY });
+    const commandId = uuidv7();
+    await store.append(
+      streamId,
+      decided.map((e) => ({ eventId: uuidv7(), ...e, actor: { id: 'key_admin', kind: 'user' as const, roles: ['admin'] }, correlationId: commandId, causationId: commandId, commandId })),
+      { expectedRevision: stored.length - 1 },
+    );
+  }
+}
 
 /**
  * A live projector as ProjectorService runs one: subscribes from the stored checkpoint,
@@ -129,6 +147,8 @@ describeOnEachDatabase('rebuildTicketsProjection', (makeDatabase) => {
     ])) as Array<{ table_name: string }>).map((t) => t.table_name);
 
   it('replays a few hundred events into rows identical to the live projection, and swaps the tables', async () => {
+    const erased = [...new Set((await allTicketEvents(f.store)).map((e) => e.streamId))].slice(0, 5);
+    await eraseTickets(f.store, erased);
     const events = await allEventsReadable(f);
     expect(events).toBeGreaterThanOrEqual(250);
     await live.applyUpTo(Infinity);
@@ -136,9 +156,19 @@ describeOnEachDatabase('rebuildTicketsProjection', (makeDatabase) => {
     expect(liveRows).toHaveLength(60);
     const liveTable = await tableOid();
     const liveIndexes = await indexes();
-    expect(liveIndexes.map((i) => /INDEX (\S+) ON/.exec(i)![1])).toEqual(
-      ['tickets_by_assignee', 'tickets_by_category', 'tickets_by_customer', 'tickets_by_received', 'tickets_by_status', 'tickets_open_by_assignee', 'tickets_pkey'],
-    );
+    expect(liveIndexes.map((i) => /INDEX (\S+) ON/.exec(i)![1])).toEqual([
+      'tickets_by_assignee',
+      'tickets_by_category',
+      'tickets_by_customer',
+      'tickets_by_opener',
+      'tickets_by_received',
+      'tickets_by_status',
+      'tickets_open_by_assignee',
+      'tickets_pkey',
+    ]);
+    // Who opened each ticket and which were erased: the columns the rebuild must reproduce.
+    const openersAndErasures = `SELECT count(*) FILTER (WHERE opened_by = 'agent-1')::int AS opened, count(*) FILTER (WHERE personal_data_erased_at IS NOT NULL AND description IS NULL)::int AS erased FROM tickets`;
+    expect(await f.dataSource.query(openersAndErasures)).toEqual([{ opened: 60, erased: 5 }]);
 
     const liveClocks = await clocksText();
     expect(liveClocks.length).toBeGreaterThanOrEqual(120);
@@ -151,6 +181,7 @@ describeOnEachDatabase('rebuildTicketsProjection', (makeDatabase) => {
     expect(await rebuild(progress)).toEqual({ events });
 
     expect(await tableText(f.dataSource)).toEqual(liveRows);
+    expect(await f.dataSource.query(openersAndErasures)).toEqual([{ opened: 60, erased: 5 }]);
     expect(await clocksText()).toEqual(liveClocks);
     expect(await clockIndexes()).toEqual(['sla_clocks_next_alarm', 'sla_clocks_open_by_due', 'sla_clocks_pkey']);
     expect(await tablesNamed('sla_clocks%')).toEqual(['sla_clocks']);

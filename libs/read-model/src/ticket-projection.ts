@@ -1,5 +1,5 @@
 import type { EventEnvelope } from '#event-store';
-import { evolveClocks, isTicketEventType, type TicketEvent } from '#ticket-domain';
+import { evolveClocks, isSealedValue, isTicketEventType, type TicketEvent } from '#ticket-domain';
 import type { TicketRow } from './ticket-row.entity.js';
 
 export const TICKET_STREAM_PREFIX = 'ticket-';
@@ -12,6 +12,34 @@ export function ticketIdOfStream(streamId: string): string {
 export function asTicketEvent(envelope: EventEnvelope): TicketEvent | undefined {
   if (!isTicketEventType(envelope.type)) return undefined;
   return { type: envelope.type, schemaVersion: 1, occurredAt: envelope.occurredAt, data: envelope.data } as TicketEvent;
+}
+
+/**
+ * The row with every sealed copy of personal data dropped (set to null), every other field as it
+ * was. After an erasure the copies could no longer be opened anyway; dropping them keeps the
+ * read model from holding data the customer asked to be rid of (PIPL, manual §6).
+ */
+export function withoutPersonalData(row: TicketRow): TicketRow {
+  return {
+    ...row,
+    customer: dropSealed(row.customer),
+    description: null,
+    telephony: dropSealed(row.telephony),
+    resolution: dropSealed(row.resolution),
+    feedback: dropSealed(row.feedback),
+    notes: dropSealed(row.notes),
+    escalations: dropSealed(row.escalations),
+  };
+}
+
+/** A copy of `value` with every sealed value inside it replaced by null. */
+function dropSealed<T>(value: T): T {
+  if (isSealedValue(value)) return null as T;
+  if (Array.isArray(value)) return value.map(dropSealed) as T;
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, dropSealed(v)])) as T;
+  }
+  return value;
 }
 
 /**
@@ -57,6 +85,8 @@ export function projectTicket(row: TicketRow | null, envelope: EventEnvelope): T
       notes: [],
       escalations: [],
       closure: null,
+      openedBy: envelope.actor?.id ?? null,
+      personalDataErasedAt: null,
       receivedAt: new Date(d.receivedAt),
       updatedAt: at,
     };
@@ -118,6 +148,8 @@ export function projectTicket(row: TicketRow | null, envelope: EventEnvelope): T
       const { clock, cycle, escalatedTo } = event.data;
       return { ...next, escalations: [...row.escalations, { kind: 'sla-breach', clock, cycle, escalatedTo, at: event.occurredAt }] };
     }
+    case 'ticket.personal-data-erased':
+      return { ...withoutPersonalData(next), personalDataErasedAt: row.personalDataErasedAt ?? new Date(event.data.erasedAt) };
     default: {
       const unknown: never = event;
       return unknown;

@@ -119,6 +119,8 @@ describe('projectTicket: the ticket row after each event type', () => {
       notes: [],
       escalations: [],
       closure: null,
+      openedBy: 'agent-7',
+      personalDataErasedAt: null,
       receivedAt: T0,
       updatedAt: T0,
     });
@@ -307,6 +309,61 @@ describe('projectTicket: the ticket row after each event type', () => {
     expect(breached.escalations).toEqual([
       { kind: 'sla-breach', clock: 'first-response', cycle: 1, escalatedTo: { kind: 'queue', queue: 'supervisors' }, at: iso(31_000) },
     ]);
+  });
+});
+
+describe('projectTicket: who opened the ticket, and the erasure of its personal data', () => {
+  const erase = (erasedAtMs: number): TicketCommand => ({ type: 'erase-personal-data', erasedAt: iso(erasedAtMs) });
+  const note: TicketCommand = { type: 'add-note', text: sealed('called back'), visibleToCustomer: false, author: 'agent-7' };
+  const escalate: TicketCommand = {
+    type: 'escalate',
+    reason: sealed('angry'),
+    to: 'supervisor',
+    supervisor: { kind: 'supervisor', agentId: 'sup-1' },
+    escalatedBy: 'agent-7',
+  };
+  const life = given([
+    [receive, 0],
+    [classify, 1000],
+    [assign('agent-7'), 2000],
+    [note, 3000],
+    [escalate, 4000],
+    [resolve, HOUR],
+    [feedback(true), 2 * HOUR],
+  ]);
+
+  it('records the acting key of ticket.received as the opener, and keeps it through every later event', () => {
+    const [received, ...rest] = life;
+    const byService = { ...received!, actor: { id: 'key_intake', kind: 'service' as const, roles: ['service'] } };
+    const row = rest.reduce<TicketRow | null>(projectTicket, projectTicket(null, byService))!;
+    expect(row.openedBy).toBe('key_intake');
+  });
+
+  it('ticket.personal-data-erased drops every sealed copy from the row and stamps the erasure, changing nothing else', () => {
+    const before = life.reduce<TicketRow | null>(projectTicket, null)!;
+    const erasure = envelope('ticket.personal-data-erased', { customerId: 'cus_1', erasedAt: iso(3 * HOUR) }, iso(3 * HOUR + 10), life.length);
+    const row = projectTicket(before, erasure)!;
+    expect(row).toEqual({
+      ...before,
+      revision: life.length,
+      lastPosition: String(100 + life.length),
+      updatedAt: at(3 * HOUR + 10),
+      customer: { name: null, phone: null },
+      description: null,
+      telephony: { callerNumber: null, connectSeconds: 2, waitSeconds: 4, transferSeconds: 0 },
+      resolution: { summary: null, method: 'onsite-visit', followUp: null, resolvedAt: iso(HOUR) },
+      feedback: { satisfaction: 5, resolvedConfirmed: true, comment: null, fedBackAt: iso(2 * HOUR) },
+      notes: [{ text: null, visibleToCustomer: false, author: 'agent-7', at: iso(3000) }],
+      escalations: [{ kind: 'manual', to: 'supervisor', escalatedTo: { kind: 'supervisor', agentId: 'sup-1' }, escalatedBy: 'agent-7', reason: null, at: iso(4000) }],
+      personalDataErasedAt: at(3 * HOUR),
+    });
+    expect(JSON.stringify(row)).not.toContain('"ct"');
+  });
+
+  it('replays the erasure as decide produces it, and a later event keeps the row erased', () => {
+    const envelopes = given([[receive, 0], [classify, 1000], [erase(2000), 2000], [assign('agent-7'), 3000]]);
+    const row = envelopes.reduce<TicketRow | null>(projectTicket, null)!;
+    expect(row).toMatchObject({ status: 'assigned', assignee: 'agent-7', description: null, customer: { name: null, phone: null }, personalDataErasedAt: at(2000) });
   });
 });
 

@@ -66,6 +66,8 @@ const COLUMNS: ReadonlyArray<readonly [keyof TicketRow, string]> = [
   ['notes', 'notes'],
   ['escalations', 'escalations'],
   ['closure', 'closure'],
+  ['openedBy', 'opened_by'],
+  ['personalDataErasedAt', 'personal_data_erased_at'],
   ['receivedAt', 'received_at'],
   ['updatedAt', 'updated_at'],
 ];
@@ -76,6 +78,8 @@ function fromRecord(record: Record<string, unknown>): TicketRow {
   row.lastPosition = String(record.last_position);
   row.receivedAt = new Date(record.received_at as string | Date);
   row.updatedAt = new Date(record.updated_at as string | Date);
+  const erasedAt = record.personal_data_erased_at as string | Date | null | undefined;
+  row.personalDataErasedAt = erasedAt === null || erasedAt === undefined ? null : new Date(erasedAt);
   return row as unknown as TicketRow;
 }
 

@@ -1,23 +1,43 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { ClockName, ClosureReason, EscalationTarget, SealedCustomer, SealedValue, SlaClock, Telephony, TicketStatus } from '#ticket-domain';
+import type { ClockName, ClosureReason, EscalationTarget, SealedValue, SlaClock, TicketStatus } from '#ticket-domain';
+
+/**
+ * A personal field as the read model keeps it: sealed as the event carried it, or `null` once
+ * the customer's personal data was erased (the projection of `ticket.personal-data-erased`
+ * drops every sealed copy from the row).
+ */
+export type StoredPersonalField = SealedValue | null;
+
+export interface CustomerView {
+  readonly name: StoredPersonalField;
+  readonly phone?: StoredPersonalField;
+  readonly email?: StoredPersonalField;
+}
+
+export interface TelephonyView {
+  readonly callerNumber: StoredPersonalField;
+  readonly connectSeconds: number;
+  readonly waitSeconds: number;
+  readonly transferSeconds: number;
+}
 
 export interface ResolutionView {
-  readonly summary: SealedValue;
+  readonly summary: StoredPersonalField;
   readonly method: string;
-  readonly followUp?: SealedValue;
+  readonly followUp?: StoredPersonalField;
   readonly resolvedAt: string;
 }
 
 export interface FeedbackView {
   readonly satisfaction: number;
   readonly resolvedConfirmed: boolean;
-  readonly comment?: SealedValue;
+  readonly comment?: StoredPersonalField;
   readonly fedBackAt: string;
 }
 
 /** A progress record (manual §4.3). */
 export interface NoteView {
-  readonly text: SealedValue;
+  readonly text: StoredPersonalField;
   readonly visibleToCustomer: boolean;
   readonly author: string;
   readonly at: string;
@@ -30,7 +50,7 @@ export type EscalationView =
       readonly to: 'supervisor' | 'department';
       readonly escalatedTo: EscalationTarget;
       readonly escalatedBy: string;
-      readonly reason: SealedValue;
+      readonly reason: StoredPersonalField;
       readonly at: string;
     }
   | { readonly kind: 'sla-breach'; readonly clock: ClockName; readonly cycle: number; readonly escalatedTo: EscalationTarget; readonly at: string };
@@ -44,7 +64,7 @@ export interface ClosureView {
 
 /**
  * The ticket read model: one row per ticket, personal fields still sealed (nothing on disk
- * holds them in clear). `revision` guards the projection: an event at or below it is
+ * holds them in clear), and dropped altogether once the customer's data is erased. `revision` guards the projection: an event at or below it is
  * already applied, so running an event twice changes nothing.
  */
 @Entity({ name: 'tickets' })
@@ -53,6 +73,7 @@ export interface ClosureView {
 @Index('tickets_by_category', ['category', 'receivedAt', 'id'])
 @Index('tickets_by_assignee', ['assignee', 'receivedAt', 'id'])
 @Index('tickets_by_customer', ['customerId', 'receivedAt', 'id'])
+@Index('tickets_by_opener', ['openedBy', 'receivedAt', 'id'])
 export class TicketRow {
   @PrimaryColumn('uuid')
   id: string;
@@ -74,13 +95,13 @@ export class TicketRow {
   customerId: string;
 
   @Column('jsonb')
-  customer: SealedCustomer;
-
-  @Column('jsonb')
-  description: SealedValue;
+  customer: CustomerView;
 
   @Column('jsonb', { nullable: true })
-  telephony: Telephony | null;
+  description: StoredPersonalField;
+
+  @Column('jsonb', { nullable: true })
+  telephony: TelephonyView | null;
 
   @Column('text', { nullable: true })
   category: string | null;
@@ -126,6 +147,17 @@ export class TicketRow {
 
   @Column('jsonb', { nullable: true })
   closure: ClosureView | null;
+
+  /**
+   * The id of the API key that opened the ticket (its `ticket.received` envelope's `actor.id`):
+   * a `service` key reads only the tickets it opened (api.md "Roles").
+   */
+  @Column('text', { name: 'opened_by', nullable: true })
+  openedBy: string | null;
+
+  /** When the customer's personal data was erased (`ticket.personal-data-erased`); null while it is not. */
+  @Column('timestamptz', { name: 'personal_data_erased_at', nullable: true })
+  personalDataErasedAt: Date | null;
 
   @Column('timestamptz', { name: 'received_at' })
   receivedAt: Date;

@@ -3,7 +3,7 @@ import { addMs } from './sla-clock.js';
 import { resolutionTargetMs, type SlaPolicy } from './sla-policy.js';
 import type { TicketCommand } from './ticket-commands.js';
 import type { EscalationTarget, TicketEvent } from './ticket-events.js';
-import type { TicketState, TicketStatus } from './ticket-state.js';
+import { TICKET_STATUSES, type TicketState, type TicketStatus } from './ticket-state.js';
 
 export interface DecisionContext {
   /** The injected clock: `decide` never reads the wall clock (style.md §4). */
@@ -24,6 +24,7 @@ const COMMAND_VERBS: Record<TicketCommand['type'], string> = {
   'add-note': 'add a note to',
   escalate: 'escalate',
   close: 'close',
+  'erase-personal-data': 'erase the personal data of',
 };
 
 /** api.md "Allowed transitions". */
@@ -37,6 +38,8 @@ const ALLOWED_FROM: Record<Exclude<TicketCommand['type'], 'receive'>, readonly T
   'add-note': ['received', 'classified', 'assigned', 'resolved'],
   escalate: ['received', 'classified', 'assigned', 'resolved'],
   close: ['received', 'classified', 'assigned'],
+  // PIPL (manual §6): erasure is a right of the customer, whatever became of the ticket.
+  'erase-personal-data': TICKET_STATUSES,
 };
 
 /**
@@ -230,6 +233,17 @@ export function decide(command: TicketCommand, state: TicketState, context: Deci
             closedBy: command.closedBy,
             policyVersion: policy.version,
           },
+        },
+      ];
+    case 'erase-personal-data':
+      // Once recorded, a repeated erasure (a retried request, a second one) has nothing to add.
+      if (state.personalDataErasedAt !== undefined) return [];
+      return [
+        {
+          type: 'ticket.personal-data-erased',
+          schemaVersion: 1,
+          occurredAt,
+          data: { customerId: state.customerId, erasedAt: command.erasedAt },
         },
       ];
     default: {

@@ -183,6 +183,7 @@ export function evolveClocks(clocks: readonly SlaClock[], event: ClockEvent, rec
       return markCycle(clocks, event.data.clock, event.data.cycle, { breachedAt: at });
     case 'ticket.note-added':
     case 'ticket.escalated':
+    case 'ticket.personal-data-erased':
       return [...clocks];
     default: {
       const unknown: never = event;

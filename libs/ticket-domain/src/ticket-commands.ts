@@ -83,6 +83,15 @@ export interface CloseTicket {
   readonly closedBy: string;
 }
 
+/**
+ * Records on the ticket that its customer's personal data was erased (PIPL, manual §6). The
+ * application destroys the customer's data key first and hands in when that happened.
+ */
+export interface ErasePersonalData {
+  readonly type: 'erase-personal-data';
+  readonly erasedAt: string;
+}
+
 export type TicketCommand =
   | ReceiveTicket
   | ClassifyTicket
@@ -92,4 +101,5 @@ export type TicketCommand =
   | ArchiveTicket
   | AddNote
   | EscalateTicket
-  | CloseTicket;
+  | CloseTicket
+  | ErasePersonalData;

@@ -182,6 +182,22 @@ export type TicketSlaBreached = DomainEvent<
   }
 >;
 
+/**
+ * The customer's personal data was erased (PIPL; manual §6; api.md
+ * `DELETE /v1/customers/{customerId}/personal-data`): their data key was destroyed at
+ * `erasedAt`, so every sealed value of this ticket is unreadable from then on. The sealed values
+ * stay in the history — the hash chain covers them — and this event tells every reader, replay
+ * and consumer to show them as erased. Appended once per ticket, in any status.
+ */
+export type TicketPersonalDataErased = DomainEvent<
+  'ticket.personal-data-erased',
+  {
+    readonly customerId: string;
+    /** When the customer's data key was destroyed (the first erasure, however often it is requested). */
+    readonly erasedAt: string;
+  }
+>;
+
 export type TicketEvent =
   | TicketReceived
   | TicketClassified
@@ -194,7 +210,8 @@ export type TicketEvent =
   | TicketEscalated
   | TicketClosed
   | TicketSlaWarning
-  | TicketSlaBreached;
+  | TicketSlaBreached
+  | TicketPersonalDataErased;
 
 export type TicketEventType = TicketEvent['type'];
 
@@ -211,6 +228,7 @@ export const TICKET_EVENT_TYPES: readonly TicketEventType[] = [
   'ticket.closed',
   'ticket.sla-warning',
   'ticket.sla-breached',
+  'ticket.personal-data-erased',
 ];
 
 export function isTicketEventType(type: string): type is TicketEventType {

@@ -19,6 +19,8 @@ interface Opened {
   readonly policyVersion: string;
   /** The department handling it, from the latest classification or assignment that named one. */
   readonly department?: string;
+  /** Set once `ticket.personal-data-erased` is recorded: its personal fields can no longer be opened. */
+  readonly personalDataErasedAt?: string;
 }
 
 export interface Classification {
@@ -86,15 +88,14 @@ export function evolve(state: TicketState, event: TicketEvent): TicketState {
     case 'ticket.reopened':
       if (state.status !== 'fed-back') return state;
       return { ...state, status: 'assigned', agentId: event.data.agentId, clocks };
-    case 'ticket.archived': {
-      const { ticketId, customerId, receivedAt, policyVersion, department } = state;
-      return { status: 'archived', ticketId, customerId, receivedAt, policyVersion, clocks, ...(department !== undefined ? { department } : {}) };
-    }
-    case 'ticket.closed': {
+    case 'ticket.archived':
+      return { status: 'archived', ...openedPart(state), clocks };
+    case 'ticket.closed':
       if (state.status !== 'received' && state.status !== 'classified' && state.status !== 'assigned') return state;
-      const { ticketId, customerId, receivedAt, policyVersion, department } = state;
-      return { status: 'closed', ticketId, customerId, receivedAt, policyVersion, clocks, ...(department !== undefined ? { department } : {}) };
-    }
+      return { status: 'closed', ...openedPart(state), clocks };
+    case 'ticket.personal-data-erased':
+      // Erasure never changes the status: a ticket is worked (and archived) the same afterwards.
+      return { ...state, personalDataErasedAt: state.personalDataErasedAt ?? event.data.erasedAt };
     case 'ticket.note-added':
     case 'ticket.escalated':
       return state;
@@ -106,6 +107,19 @@ export function evolve(state: TicketState, event: TicketEvent): TicketState {
       return unknown;
     }
   }
+}
+
+/** What every opened status carries, without the fields of the status it leaves. */
+function openedPart(state: Opened): Omit<Opened, 'clocks'> {
+  const { ticketId, customerId, receivedAt, policyVersion, department, personalDataErasedAt } = state;
+  return {
+    ticketId,
+    customerId,
+    receivedAt,
+    policyVersion,
+    ...(department !== undefined ? { department } : {}),
+    ...(personalDataErasedAt !== undefined ? { personalDataErasedAt } : {}),
+  };
 }
 
 export function foldTicket(events: readonly TicketEvent[]): TicketState {

@@ -98,6 +98,8 @@ export function evolveKpiFacts(facts: KpiFacts | null, envelope: EventEnvelope):
     case 'ticket.escalated':
     case 'ticket.sla-warning':
     case 'ticket.sla-breached':
+    case 'ticket.personal-data-erased':
+      // No indicator counts personal data: an erased ticket counts as it did before.
       return next;
     default: {
       const unknown: never = event;
