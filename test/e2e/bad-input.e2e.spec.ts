@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import request from 'supertest';
+import type request from 'supertest';
 import { committedEventCount, startTestApp, type TestApp } from '../support/test-app.js';
 import { describeOnEachDatabase, type TestDatabase } from '../support/test-databases.js';
 
@@ -32,14 +32,14 @@ describeOnEachDatabase('bad input is refused clearly and loses nothing', (makeDa
   beforeAll(async () => {
     database = await makeDatabase();
     t = await startTestApp({ db: database.db });
-    ticketId = (await request(t.http).post('/v1/tickets').send(valid).expect(201)).body.ticketId;
+    ticketId = (await t.as().post('/v1/tickets').send(valid).expect(201)).body.ticketId;
   });
   afterAll(async () => {
     await t?.close();
     await database?.dispose();
   });
 
-  const post = (path: string, body: unknown) => () => request(t.http).post(path).send(body as object);
+  const post = (path: string, body: unknown) => () => t.as().post(path).send(body as object);
 
   it.each([
     ['a missing field', { ...valid, description: undefined }, [{ field: 'description', message: expect.any(String) }]],
@@ -68,13 +68,13 @@ describeOnEachDatabase('bad input is refused clearly and loses nothing', (makeDa
 
   it('refuses malformed JSON, a JSON array and a non-JSON body', async () => {
     const malformed = await refused(
-      () => request(t.http).post('/v1/tickets').set('Content-Type', 'application/json').send('{"channel": "phone",'),
+      () => t.as().post('/v1/tickets').set('Content-Type', 'application/json').send('{"channel": "phone",'),
       400,
       'validation',
     );
     expect(malformed.errors).toEqual([{ field: '', message: 'the body is not valid JSON' }]);
-    await refused(() => request(t.http).post('/v1/tickets').set('Content-Type', 'application/json').send('[1,2]'), 400, 'validation');
-    await refused(() => request(t.http).post('/v1/tickets').set('Content-Type', 'text/plain').send('hello'), 415, 'unsupported-media-type');
+    await refused(() => t.as().post('/v1/tickets').set('Content-Type', 'application/json').send('[1,2]'), 400, 'validation');
+    await refused(() => t.as().post('/v1/tickets').set('Content-Type', 'text/plain').send('hello'), 415, 'unsupported-media-type');
   });
 
   it('refuses a body over 64 KiB with 413', async () => {
@@ -82,9 +82,9 @@ describeOnEachDatabase('bad input is refused clearly and loses nothing', (makeDa
   });
 
   it('answers 404 for an unknown or malformed ticket id, on reads and commands alike', async () => {
-    await refused(() => request(t.http).get('/v1/tickets/0190f1a2-0000-7000-8000-000000000000'), 404, 'not-found');
-    await refused(() => request(t.http).get('/v1/tickets/not-a-uuid'), 404, 'not-found');
-    await refused(() => request(t.http).get('/v1/tickets/not-a-uuid/history'), 404, 'not-found');
+    await refused(() => t.as().get('/v1/tickets/0190f1a2-0000-7000-8000-000000000000'), 404, 'not-found');
+    await refused(() => t.as().get('/v1/tickets/not-a-uuid'), 404, 'not-found');
+    await refused(() => t.as().get('/v1/tickets/not-a-uuid/history'), 404, 'not-found');
     await refused(post('/v1/tickets/0190f1a2-0000-7000-8000-000000000000/classification', { category: 'technical-issue', serviceType: 'routine' }), 404, 'not-found');
     await refused(post('/v1/tickets/12345/archive', {}), 404, 'not-found');
   });
@@ -97,23 +97,23 @@ describeOnEachDatabase('bad input is refused clearly and loses nothing', (makeDa
   });
 
   it('answers 409 no-eligible-agent for an assignment without agentId', async () => {
-    await request(t.http).post(`/v1/tickets/${ticketId}/classification`).send({ category: 'technical-issue', serviceType: 'routine' }).expect(200);
+    await t.as().post(`/v1/tickets/${ticketId}/classification`).send({ category: 'technical-issue', serviceType: 'routine' }).expect(200);
     await refused(post(`/v1/tickets/${ticketId}/assignment`, {}), 409, 'no-eligible-agent');
   });
 
   it('answers 412 for a stale If-Match and 400 for a malformed one', async () => {
-    const current = await request(t.http).get(`/v1/tickets/${ticketId}`).expect(200);
+    const current = await t.as().get(`/v1/tickets/${ticketId}`).expect(200);
     await refused(
-      () => request(t.http).post(`/v1/tickets/${ticketId}/classification`).set('If-Match', '"0"').send({ category: 'security-issue', serviceType: 'emergency' }),
+      () => t.as().post(`/v1/tickets/${ticketId}/classification`).set('If-Match', '"0"').send({ category: 'security-issue', serviceType: 'emergency' }),
       412,
       'precondition-failed',
     );
     await refused(
-      () => request(t.http).post(`/v1/tickets/${ticketId}/classification`).set('If-Match', 'soon').send({ category: 'security-issue', serviceType: 'emergency' }),
+      () => t.as().post(`/v1/tickets/${ticketId}/classification`).set('If-Match', 'soon').send({ category: 'security-issue', serviceType: 'emergency' }),
       400,
       'validation',
     );
-    const ok = await request(t.http)
+    const ok = await t.as()
       .post(`/v1/tickets/${ticketId}/classification`)
       .set('If-Match', current.headers.etag as string)
       .send({ category: 'security-issue', serviceType: 'emergency' })
@@ -132,14 +132,14 @@ describeOnEachDatabase('bad input is refused clearly and loses nothing', (makeDa
   });
 
   it('refuses bad list parameters', async () => {
-    await refused(() => request(t.http).get('/v1/tickets?limit=0'), 400, 'validation');
-    await refused(() => request(t.http).get('/v1/tickets?limit=201'), 400, 'validation');
-    await refused(() => request(t.http).get('/v1/tickets?status=lost'), 400, 'validation');
-    await refused(() => request(t.http).get('/v1/tickets?cursor=%%%'), 400, 'validation');
-    await refused(() => request(t.http).get('/v1/tickets?sort=asc'), 400, 'validation');
+    await refused(() => t.as().get('/v1/tickets?limit=0'), 400, 'validation');
+    await refused(() => t.as().get('/v1/tickets?limit=201'), 400, 'validation');
+    await refused(() => t.as().get('/v1/tickets?status=lost'), 400, 'validation');
+    await refused(() => t.as().get('/v1/tickets?cursor=%%%'), 400, 'validation');
+    await refused(() => t.as().get('/v1/tickets?sort=asc'), 400, 'validation');
   });
 
   it('answers problem+json for an unknown route too', async () => {
-    await refused(() => request(t.http).get('/v1/nothing-here'), 404, 'not-found');
+    await refused(() => t.as().get('/v1/nothing-here'), 404, 'not-found');
   });
 });

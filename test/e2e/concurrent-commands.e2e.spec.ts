@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import request from 'supertest';
 import { verifyChain, type EventEnvelope } from '#event-store';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { describeOnEachDatabase, type TestDatabase } from '../support/test-databases.js';
@@ -26,18 +25,18 @@ describeOnEachDatabase('concurrent commands on one ticket', (makeDatabase) => {
 
   const openTicket = async () =>
     (
-      await request(t.http)
+      await t.as()
         .post('/v1/tickets')
         .send({ channel: 'online', customer: { name: 'Race Test', email: 'race@example.com' }, description: 'Many hands' })
         .expect(201)
     ).body.ticketId as string;
 
   const classify = (id: string, i: number) =>
-    request(t.http)
+    t.as()
       .post(`/v1/tickets/${id}/classification`)
       .send({ category: CATEGORIES[i % CATEGORIES.length], serviceType: 'routine' });
 
-  const history = async (id: string) => (await request(t.http).get(`/v1/tickets/${id}/history`).expect(200)).body.events as EventEnvelope[];
+  const history = async (id: string) => (await t.as().get(`/v1/tickets/${id}/history`).expect(200)).body.events as EventEnvelope[];
 
   it(`${CONCURRENT} classifications without If-Match: each is accepted, or at worst a 409 concurrency-conflict, and the stream holds one event per 200`, async () => {
     const id = await openTicket();
@@ -54,7 +53,7 @@ describeOnEachDatabase('concurrent commands on one ticket', (makeDatabase) => {
     expect(events).toHaveLength(1 + accepted.length);
     expect(events.slice(1).every((e) => e.type === 'ticket.classified')).toBe(true);
     expect(verifyChain(events)).toMatchObject({ valid: true, events: 1 + accepted.length });
-    const ticket = await request(t.http).get(`/v1/tickets/${id}`).expect(200);
+    const ticket = await t.as().get(`/v1/tickets/${id}`).expect(200);
     expect(ticket.body.revision).toBe(accepted.length);
     expect(ticket.headers.etag).toBe(`"${accepted.length}"`);
     // The answers' revisions are exactly 1..n: every 200 names an event that is in the stream.
@@ -81,6 +80,6 @@ describeOnEachDatabase('concurrent commands on one ticket', (makeDatabase) => {
     const events = await history(id);
     expect(events.map((e) => e.type)).toEqual(['ticket.received', 'ticket.classified']);
     expect(verifyChain(events)).toMatchObject({ valid: true, events: 2 });
-    expect((await request(t.http).get(`/v1/tickets/${id}`).expect(200)).body.revision).toBe(1);
+    expect((await t.as().get(`/v1/tickets/${id}`).expect(200)).body.revision).toBe(1);
   });
 });

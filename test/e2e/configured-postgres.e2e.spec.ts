@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import request from 'supertest';
 import { describeWithPostgres, freshPgSchema, DATABASE_HOOK_TIMEOUT_MS, type FreshPgSchema } from '#test-support';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -22,12 +21,12 @@ describeWithPostgres('the service opened from DATABASE_URL', (url) => {
 
   it('projects on connections of its own, and every command is readable at once', async () => {
     for (let i = 0; i < 5; i++) {
-      const created = await request(t.http)
+      const created = await t.as()
         .post('/v1/tickets')
         .send({ channel: 'email', customer: { name: 'P', email: `p${i}@example.com` }, description: 'pool test' })
         .expect(201);
       expect(created.headers['read-model-lag']).toBeUndefined();
-      await request(t.http).get(`/v1/tickets/${created.body.ticketId}`).expect(200);
+      await t.as().get(`/v1/tickets/${created.body.ticketId}`).expect(200);
     }
     const [row] = await t.infrastructure.db.query<{ n: string }>(
       `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'ticketflow:projector' AND datname = current_database()`,

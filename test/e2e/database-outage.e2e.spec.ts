@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import request from 'supertest';
+import type request from 'supertest';
 import { PgDatabase } from '#database';
 import { verifyChain } from '#event-store';
 import { describeWithPostgres, eventually } from '#test-support';
@@ -28,7 +28,7 @@ describeWithPostgres('a database that goes away answers 503, and the service rec
   let revisionBefore: number;
   let eventsBefore: number;
 
-  const classify = () => request(t.http).post(`/v1/tickets/${ticketId}/classification`).send({ category: 'technical-issue', serviceType: 'routine' });
+  const classify = () => t.as().post(`/v1/tickets/${ticketId}/classification`).send({ category: 'technical-issue', serviceType: 'routine' });
   const countEvents = async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM events'))[0]!.n);
 
   async function takeDatabaseAway(): Promise<void> {
@@ -72,7 +72,7 @@ describeWithPostgres('a database that goes away answers 503, and the service rec
   });
 
   it('works while the database is there', async () => {
-    const created = await request(t.http)
+    const created = await t.as()
       .post('/v1/tickets')
       .send({ channel: 'phone', customer: { name: 'Outage Test', phone: '+86 138 0000 1111' }, description: 'Line is down' })
       .expect(201);
@@ -80,7 +80,7 @@ describeWithPostgres('a database that goes away answers 503, and the service rec
     revisionBefore = (await classify().expect(200)).body.revision;
     expect(revisionBefore).toBe(1);
     eventsBefore = await countEvents();
-    await request(t.http).get('/health/ready').expect(200);
+    await t.as().get('/health/ready').expect(200);
   });
 
   it('answers 503 problem+json to a command whose connection is cut while it runs', async () => {
@@ -105,23 +105,23 @@ describeWithPostgres('a database that goes away answers 503, and the service rec
 
   it('answers 503 problem+json to commands, reads and readiness while it is away, appends nothing, and stays alive', async () => {
     await expectUnavailable(() => classify());
-    await expectUnavailable(() => request(t.http).get(`/v1/tickets/${ticketId}`));
+    await expectUnavailable(() => t.as().get(`/v1/tickets/${ticketId}`));
     await expectUnavailable(() =>
-      request(t.http).post('/v1/tickets').send({ channel: 'email', customer: { name: 'X', email: 'x@example.com' }, description: 'd' }),
+      t.as().post('/v1/tickets').send({ channel: 'email', customer: { name: 'X', email: 'x@example.com' }, description: 'd' }),
     );
-    await expectUnavailable(() => request(t.http).get('/v1/tickets'));
-    await expectUnavailable(() => request(t.http).get(`/v1/tickets/${ticketId}/history`));
+    await expectUnavailable(() => t.as().get('/v1/tickets'));
+    await expectUnavailable(() => t.as().get(`/v1/tickets/${ticketId}/history`));
     await expectUnavailable(() => classify().set('Idempotency-Key', 'during-outage'));
-    const ready = await request(t.http).get('/health/ready').expect(503);
+    const ready = await t.as().get('/health/ready').expect(503);
     expect(ready.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(ready.body).toMatchObject({ type: 'urn:ticketflow:problem:unavailable', checks: { database: 'down' } });
     // The projector's next poll fails too, and readiness says so.
     await eventually(async () => {
-      const projector = await request(t.http).get('/health/ready').expect(503);
+      const projector = await t.as().get('/health/ready').expect(503);
       expect(projector.body.checks).toEqual({ database: 'down', projector: 'failing' });
     });
     // The process still answers: it did not crash on the dropped connections.
-    await request(t.http).get('/health/live').expect(200, { status: 'up' });
+    await t.as().get('/health/live').expect(200, { status: 'up' });
     expect(unhandled).toEqual([]);
   });
 
@@ -129,7 +129,7 @@ describeWithPostgres('a database that goes away answers 503, and the service rec
   it('is ready again on its own once the database is back, before any new event', async () => {
     await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
     await eventually(async () => {
-      const ready = await request(t.http).get('/health/ready');
+      const ready = await t.as().get('/health/ready');
       expect({ status: ready.status, body: ready.body }).toEqual({ status: 200, body: { status: 'ready', checks: { database: 'up', projector: 'running' } } });
     }, 3_000);
   });
@@ -137,17 +137,17 @@ describeWithPostgres('a database that goes away answers 503, and the service rec
   it('answers again once the database is back, with nothing appended meanwhile, and the projector catches up', async () => {
     await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
     await eventually(async () => {
-      expect((await request(t.http).get('/health/ready')).body.checks.database).toBe('up');
+      expect((await t.as().get('/health/ready')).body.checks.database).toBe('up');
     });
 
     expect(await countEvents()).toBe(eventsBefore);
-    const read = await request(t.http).get(`/v1/tickets/${ticketId}`).expect(200);
+    const read = await t.as().get(`/v1/tickets/${ticketId}`).expect(200);
     expect(read.body).toMatchObject({ status: 'classified', revision: revisionBefore });
 
     const again = await classify().expect(200);
     expect(again.body.revision).toBe(revisionBefore + 1);
     expect(again.headers['read-model-lag']).toBeUndefined();
-    const after = await request(t.http).get(`/v1/tickets/${ticketId}`).expect(200);
+    const after = await t.as().get(`/v1/tickets/${ticketId}`).expect(200);
     expect(after.body.revision).toBe(revisionBefore + 1);
     expect(after.headers.etag).toBe(`"${revisionBefore + 1}"`);
 
@@ -156,16 +156,16 @@ describeWithPostgres('a database that goes away answers 503, and the service rec
     expect(keyed.headers['idempotent-replayed']).toBeUndefined();
     expect(keyed.body.revision).toBe(revisionBefore + 2);
 
-    const created = await request(t.http)
+    const created = await t.as()
       .post('/v1/tickets')
       .send({ channel: 'email', customer: { name: 'After', email: 'after@example.com' }, description: 'back' })
       .expect(201);
-    await request(t.http).get(`/v1/tickets/${created.body.ticketId}`).expect(200);
+    await t.as().get(`/v1/tickets/${created.body.ticketId}`).expect(200);
 
     await eventually(async () => {
-      await request(t.http).get('/health/ready').expect(200);
+      await t.as().get('/health/ready').expect(200);
     });
-    const history = await request(t.http).get(`/v1/tickets/${ticketId}/history`).expect(200);
+    const history = await t.as().get(`/v1/tickets/${ticketId}/history`).expect(200);
     expect(verifyChain(history.body.events)).toMatchObject({ valid: true, events: revisionBefore + 3 });
     expect(unhandled).toEqual([]);
   });

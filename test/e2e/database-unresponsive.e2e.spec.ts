@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import net from 'node:net';
-import request from 'supertest';
+import type request from 'supertest';
 import { PgDatabase } from '#database';
 import { describeWithPostgres, eventually, freshPgSchema, type FreshPgSchema } from '#test-support';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -115,15 +115,15 @@ describeWithPostgres('a database that stops answering (PostgreSQL behind a freez
 
   it('works through the proxy', async () => {
     ticketId = (
-      await request(t.http).post('/v1/tickets').send({ channel: 'email', customer: { name: 'Frozen', email: 'frozen@example.com' }, description: 'Hello?' }).expect(201)
+      await t.as().post('/v1/tickets').send({ channel: 'email', customer: { name: 'Frozen', email: 'frozen@example.com' }, description: 'Hello?' }).expect(201)
     ).body.ticketId;
-    await request(t.http).get(`/v1/tickets/${ticketId}`).expect(200);
+    await t.as().get(`/v1/tickets/${ticketId}`).expect(200);
   });
 
   /** A request on a connection already in the pool is bounded by the query timeout. */
   it('a request on a pooled connection fails with 503 within the bound too', async () => {
     proxy.freeze();
-    stuck = request(t.http).get(`/v1/tickets/${ticketId}`).then((r) => r);
+    stuck = t.as().get(`/v1/tickets/${ticketId}`).then((r) => r);
     expect(await within(stuck)).toMatchObject({ status: 503, type: 'urn:ticketflow:problem:unavailable' });
   });
 
@@ -134,31 +134,31 @@ describeWithPostgres('a database that stops answering (PostgreSQL behind a freez
     if (stuck) expect(await within(stuck)).toMatchObject({ status: 503, type: 'urn:ticketflow:problem:unavailable' });
 
     for (const send of [
-      () => request(t.http).get(`/v1/tickets/${ticketId}`),
-      () => request(t.http).post(`/v1/tickets/${ticketId}/classification`).send({ category: 'technical-issue', serviceType: 'routine' }),
-      () => request(t.http).post('/v1/tickets').send({ channel: 'email', customer: { name: 'X', email: 'x@example.com' }, description: 'd' }),
+      () => t.as().get(`/v1/tickets/${ticketId}`),
+      () => t.as().post(`/v1/tickets/${ticketId}/classification`).send({ category: 'technical-issue', serviceType: 'routine' }),
+      () => t.as().post('/v1/tickets').send({ channel: 'email', customer: { name: 'X', email: 'x@example.com' }, description: 'd' }),
     ]) {
       const answer = await within(send().then((r) => r));
       expect(answer).toMatchObject({ status: 503, type: 'urn:ticketflow:problem:unavailable' });
       expect(answer.ms).toBeGreaterThanOrEqual(CONNECTION_TIMEOUT_MS - 50);
     }
-    expect(await within(request(t.http).get('/health/ready').then((r) => r))).toMatchObject({ status: 503 });
-    await request(t.http).get('/health/live').expect(200);
+    expect(await within(t.as().get('/health/ready').then((r) => r))).toMatchObject({ status: 503 });
+    await t.as().get('/health/live').expect(200);
   });
 
   it('answers again once the server does', async () => {
     proxy.thaw();
     await eventually(async () => {
-      await request(t.http).get(`/v1/tickets/${ticketId}`).expect(200);
+      await t.as().get(`/v1/tickets/${ticketId}`).expect(200);
     });
-    const classified = await request(t.http)
+    const classified = await t.as()
       .post(`/v1/tickets/${ticketId}/classification`)
       .send({ category: 'technical-issue', serviceType: 'routine' })
       .expect(200);
     expect(classified.body.revision).toBe(1);
-    expect((await request(t.http).get(`/v1/tickets/${ticketId}`).expect(200)).body.revision).toBe(1);
+    expect((await t.as().get(`/v1/tickets/${ticketId}`).expect(200)).body.revision).toBe(1);
     await eventually(async () => {
-      await request(t.http).get('/health/ready').expect(200);
+      await t.as().get('/health/ready').expect(200);
     });
   });
 });

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import request from 'supertest';
 import { freshPglite } from '#test-support';
 import { committedEventCount, startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -12,7 +11,7 @@ describe('hostile input (PGlite)', () => {
   beforeAll(async () => {
     t = await startTestApp({ db: await freshPglite() });
     ticketId = (
-      await request(t.http)
+      await t.as()
         .post('/v1/tickets')
         .send({ channel: 'online', customer: { name: 'N', email: 'n@example.com' }, description: 'd' })
         .expect(201)
@@ -30,7 +29,7 @@ describe('hostile input (PGlite)', () => {
     ['an unpaired surrogate', `/v1/tickets/ID/assignment`, { agentId: 'a1', reason: 'x\ud800y' }, 'reason'],
   ])('%s is 400 naming the field, nothing appended', async (_name, path, body, field) => {
     const before = await eventCount();
-    const response = await request(t.http)
+    const response = await t.as()
       .post(path.replace('ID', ticketId))
       .set('Content-Type', 'application/json')
       .send(JSON.stringify(body))
@@ -40,13 +39,13 @@ describe('hostile input (PGlite)', () => {
   });
 
   it('a NUL in a query parameter is 400, not a database error', async () => {
-    const response = await request(t.http).get('/v1/tickets?assignee=a%00b').expect(400);
+    const response = await t.as().get('/v1/tickets?assignee=a%00b').expect(400);
     expect(response.body.errors).toEqual([{ field: 'assignee', message: expect.any(String) }]);
   });
 
   it('the service keeps working afterwards and the stream still verifies', async () => {
-    await request(t.http).post(`/v1/tickets/${ticketId}/classification`).send({ category: 'technical-issue', serviceType: 'routine' }).expect(200);
-    const history = await request(t.http).get(`/v1/tickets/${ticketId}/history`).expect(200);
+    await t.as().post(`/v1/tickets/${ticketId}/classification`).send({ category: 'technical-issue', serviceType: 'routine' }).expect(200);
+    const history = await t.as().get(`/v1/tickets/${ticketId}/history`).expect(200);
     const { verifyChain } = await import('#event-store');
     expect(verifyChain(history.body.events)).toMatchObject({ valid: true, events: 2 });
   });

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import request from 'supertest';
 import { committedEventCount, startTestApp, type TestApp } from '../support/test-app.js';
 import { describeOnEachDatabase, type TestDatabase } from '../support/test-databases.js';
 
@@ -19,9 +18,9 @@ describeOnEachDatabase('Idempotency-Key', (makeDatabase) => {
   });
 
   it('replays the first answer for the same key and body and appends nothing', async () => {
-    const first = await request(t.http).post('/v1/tickets').set('Idempotency-Key', 'create-1').send(body).expect(201);
+    const first = await t.as().post('/v1/tickets').set('Idempotency-Key', 'create-1').send(body).expect(201);
     const before = await eventCount();
-    const again = await request(t.http).post('/v1/tickets').set('Idempotency-Key', 'create-1').send(body).expect(201);
+    const again = await t.as().post('/v1/tickets').set('Idempotency-Key', 'create-1').send(body).expect(201);
     expect(again.body).toEqual(first.body);
     expect(again.headers.location).toBe(first.headers.location);
     expect(again.headers.etag).toBe(first.headers.etag);
@@ -29,7 +28,7 @@ describeOnEachDatabase('Idempotency-Key', (makeDatabase) => {
   });
 
   it('derives the ticket id and event ids from the key, so they repeat', async () => {
-    const a = await request(t.http).post('/v1/tickets').set('Idempotency-Key', 'derive-1').send(body).expect(201);
+    const a = await t.as().post('/v1/tickets').set('Idempotency-Key', 'derive-1').send(body).expect(201);
     const events = await t.infrastructure.eventStore.readStream(`ticket-${a.body.ticketId}`);
     // Version 5 (name-based) ids, not random ones.
     expect(a.body.ticketId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5/);
@@ -37,9 +36,9 @@ describeOnEachDatabase('Idempotency-Key', (makeDatabase) => {
   });
 
   it('answers 422 when the key comes back with another body, and appends nothing', async () => {
-    await request(t.http).post('/v1/tickets').set('Idempotency-Key', 'create-2').send(body).expect(201);
+    await t.as().post('/v1/tickets').set('Idempotency-Key', 'create-2').send(body).expect(201);
     const before = await eventCount();
-    const reused = await request(t.http)
+    const reused = await t.as()
       .post('/v1/tickets')
       .set('Idempotency-Key', 'create-2')
       .send({ ...body, description: 'Something else' })
@@ -49,24 +48,24 @@ describeOnEachDatabase('Idempotency-Key', (makeDatabase) => {
   });
 
   it('replays a 4xx answer too', async () => {
-    const id = (await request(t.http).post('/v1/tickets').send(body).expect(201)).body.ticketId;
-    const first = await request(t.http).post(`/v1/tickets/${id}/archive`).set('Idempotency-Key', 'archive-early').send({}).expect(409);
-    const again = await request(t.http).post(`/v1/tickets/${id}/archive`).set('Idempotency-Key', 'archive-early').send({}).expect(409);
+    const id = (await t.as().post('/v1/tickets').send(body).expect(201)).body.ticketId;
+    const first = await t.as().post(`/v1/tickets/${id}/archive`).set('Idempotency-Key', 'archive-early').send({}).expect(409);
+    const again = await t.as().post(`/v1/tickets/${id}/archive`).set('Idempotency-Key', 'archive-early').send({}).expect(409);
     expect(again.body).toEqual(first.body);
     expect(again.headers['idempotent-replayed']).toBe('true');
   });
 
   it('scopes keys per path: the same key on another ticket is another command', async () => {
-    const a = (await request(t.http).post('/v1/tickets').send(body).expect(201)).body.ticketId;
-    const b = (await request(t.http).post('/v1/tickets').send(body).expect(201)).body.ticketId;
+    const a = (await t.as().post('/v1/tickets').send(body).expect(201)).body.ticketId;
+    const b = (await t.as().post('/v1/tickets').send(body).expect(201)).body.ticketId;
     const classify = { category: 'general-consultation', serviceType: 'consultation' };
-    await request(t.http).post(`/v1/tickets/${a}/classification`).set('Idempotency-Key', 'k').send(classify).expect(200);
-    await request(t.http).post(`/v1/tickets/${b}/classification`).set('Idempotency-Key', 'k').send(classify).expect(200);
-    expect((await request(t.http).get(`/v1/tickets/${b}`)).body.status).toBe('classified');
+    await t.as().post(`/v1/tickets/${a}/classification`).set('Idempotency-Key', 'k').send(classify).expect(200);
+    await t.as().post(`/v1/tickets/${b}/classification`).set('Idempotency-Key', 'k').send(classify).expect(200);
+    expect((await t.as().get(`/v1/tickets/${b}`)).body.status).toBe('classified');
   });
 
   it('answers 409 while the first request with the key is still running', async () => {
-    const scope = JSON.stringify(['anonymous', 'POST', '/v1/tickets', 'running-key']);
+    const scope = JSON.stringify([t.keyOf().id, 'POST', '/v1/tickets', 'running-key']);
     const { createHash } = await import('node:crypto');
     const sha = (s: string) => createHash('sha256').update(s).digest('hex');
     const canonicalize = (await import('canonicalize')).default;
@@ -75,24 +74,24 @@ describeOnEachDatabase('Idempotency-Key', (makeDatabase) => {
       `INSERT INTO idempotency_records (scope_hash, request_hash, state, created_at, expires_at) VALUES ($1, $2, 'running', $3, $4)`,
       [sha(scope), sha(canonicalize(body)!), t.clock.now(), new Date(t.clock.now().getTime() + 86_400_000)],
     );
-    const busy = await request(t.http).post('/v1/tickets').set('Idempotency-Key', 'running-key').send(body).expect(409);
+    const busy = await t.as().post('/v1/tickets').set('Idempotency-Key', 'running-key').send(body).expect(409);
     expect(busy.body.type).toBe('urn:ticketflow:problem:idempotency-in-progress');
     // After a minute the claim counts as abandoned, and a retry takes it over.
     t.clock.advance(61_000);
-    await request(t.http).post('/v1/tickets').set('Idempotency-Key', 'running-key').send(body).expect(201);
+    await t.as().post('/v1/tickets').set('Idempotency-Key', 'running-key').send(body).expect(201);
   });
 
   it('a retry whose first answer was lost (the record is gone) still appends nothing: the ids repeat', async () => {
-    const first = await request(t.http).post('/v1/tickets').set('Idempotency-Key', 'lost-answer').send(body).expect(201);
+    const first = await t.as().post('/v1/tickets').set('Idempotency-Key', 'lost-answer').send(body).expect(201);
     await t.infrastructure.dataSource.query(`DELETE FROM idempotency_records`);
     const before = await eventCount();
-    const again = await request(t.http).post('/v1/tickets').set('Idempotency-Key', 'lost-answer').send(body).expect(201);
+    const again = await t.as().post('/v1/tickets').set('Idempotency-Key', 'lost-answer').send(body).expect(201);
     expect(again.body).toEqual(first.body);
     expect(await eventCount()).toBe(before);
   });
 
   it('refuses a key longer than 200 characters', async () => {
-    const problem = await request(t.http).post('/v1/tickets').set('Idempotency-Key', 'k'.repeat(201)).send(body).expect(400);
+    const problem = await t.as().post('/v1/tickets').set('Idempotency-Key', 'k'.repeat(201)).send(body).expect(400);
     expect(problem.body.errors).toEqual([{ field: 'Idempotency-Key', message: expect.any(String) }]);
   });
 });

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { KafkaMessage } from 'kafkajs';
-import request from 'supertest';
 import { describeWithKafka, eventually, KAFKA_HOOK_TIMEOUT_MS, startPrivateKafka, testKafka, type PrivateKafka } from '#test-support';
 import { committedEventCount, startTestApp, type TestApp } from '../support/test-app.js';
 import { makePgliteDatabase, type TestDatabase } from '../support/test-databases.js';
@@ -27,11 +26,11 @@ describeWithKafka('the service through a Kafka outage', () => {
   }, KAFKA_HOOK_TIMEOUT_MS);
 
   const open = (n: number) =>
-    request(t.http)
+    t.as()
       .post('/v1/tickets')
       .send({ channel: 'email', customer: { name: 'Qian Yu', email: `q${n}@example.com` }, description: `Outage ticket ${n}` });
   const checks = async () => {
-    const answer = await request(t.http).get('/health/ready');
+    const answer = await t.as().get('/health/ready');
     return { status: answer.status, relay: answer.body.checks?.relay as string | undefined };
   };
   /** Every distinct ce_id on the topic, read from the beginning by a consumer of its own. */
@@ -52,7 +51,7 @@ describeWithKafka('the service through a Kafka outage', () => {
     }
     return seen;
   };
-  const publishedCount = async () => Number(/ticketflow_relay_published_events_total (\d+)/.exec((await request(t.http).get('/metrics')).text)?.[1] ?? 0);
+  const publishedCount = async () => Number(/ticketflow_relay_published_events_total (\d+)/.exec((await t.as().get('/metrics')).text)?.[1] ?? 0);
   const storedIds = async () => new Set((await t.infrastructure.db.query<{ event_id: string }>(`SELECT event_id FROM events`)).map((r) => r.event_id));
 
   it(
@@ -73,7 +72,7 @@ describeWithKafka('the service through a Kafka outage', () => {
       // Every command answered 201 and every readiness probe 200: the API never waited for Kafka.
       expect(statuses).toEqual(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 201 : 200)));
       await eventually(async () => expect((await checks()).relay).toBe('broker-unavailable'), 30_000);
-      const metrics = (await request(t.http).get('/metrics').expect(200)).text;
+      const metrics = (await t.as().get('/metrics').expect(200)).text;
       expect(metrics).toMatch(/ticketflow_relay_state\{state="broker-unavailable"\} 1/);
       expect(metrics).toMatch(/ticketflow_relay_failed_sends_total [1-9]/);
 

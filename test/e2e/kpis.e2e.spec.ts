@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import request from 'supertest';
 import { eventually } from '../support/timing.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { TestClock } from '../support/test-clock.js';
@@ -25,8 +24,8 @@ describeOnEachDatabase('service-quality indicators over REST', (makeDatabase) =>
     await database?.dispose();
   });
 
-  const open = (body: Record<string, unknown>) => request(t.http).post('/v1/tickets').send({ description: 'It does not work', ...body }).expect(201);
-  const post = (id: string, action: string, body: Record<string, unknown>) => request(t.http).post(`/v1/tickets/${id}/${action}`).send(body).expect(200);
+  const open = (body: Record<string, unknown>) => t.as().post('/v1/tickets').send({ description: 'It does not work', ...body }).expect(201);
+  const post = (id: string, action: string, body: Record<string, unknown>) => t.as().post(`/v1/tickets/${id}/${action}`).send(body).expect(200);
   const liPhone = { name: 'Li Wei', phone: '+86 138-0013-8000' };
 
   it('counts tickets worked through the API, per day of Asia/Shanghai', async () => {
@@ -62,7 +61,7 @@ describeOnEachDatabase('service-quality indicators over REST', (makeDatabase) =>
     await post(b, 'classification', { category: 'general-consultation', serviceType: 'consultation' });
 
     await eventually(async () => {
-      const answer = await request(t.http).get('/v1/reports/kpis?from=2026-03-01&to=2026-03-02&granularity=day&tz=Asia/Shanghai').expect(200);
+      const answer = await t.as().get('/v1/reports/kpis?from=2026-03-01&to=2026-03-02&granularity=day&tz=Asia/Shanghai').expect(200);
       expect(answer.body).toMatchObject({ from: '2026-03-01', to: '2026-03-02', granularity: 'day', tz: 'Asia/Shanghai' });
       const [first, second] = answer.body.periods;
       expect(first).toMatchObject({
@@ -94,17 +93,17 @@ describeOnEachDatabase('service-quality indicators over REST', (makeDatabase) =>
     });
 
     // The same tickets in the UTC month, and in a Kathmandu quarter cut to the range asked for.
-    const month = await request(t.http).get('/v1/reports/kpis?from=2026-03-01&to=2026-03-31&granularity=month').expect(200);
+    const month = await t.as().get('/v1/reports/kpis?from=2026-03-01&to=2026-03-31&granularity=month').expect(200);
     expect(month.body).toMatchObject({ tz: 'UTC', periods: [{ period: '2026-03', contacts: { total: 3 }, repeatRate: { repeats: 1 }, openBacklog: 2 }] });
     expect(month.body.periods).toHaveLength(1);
-    const quarter = await request(t.http).get('/v1/reports/kpis?from=2026-02-15&to=2026-03-10&granularity=quarter&tz=Asia/Kathmandu').expect(200);
+    const quarter = await t.as().get('/v1/reports/kpis?from=2026-02-15&to=2026-03-10&granularity=quarter&tz=Asia/Kathmandu').expect(200);
     expect(quarter.body.periods).toEqual([
       expect.objectContaining({ period: '2026-Q1', start: '2026-02-14T18:15:00.000Z', end: '2026-03-10T18:15:00.000Z', contacts: expect.objectContaining({ total: 3 }) }),
     ]);
   });
 
   it('answers five years of days, one entry a day', async () => {
-    const answer = await request(t.http).get('/v1/reports/kpis?from=2021-01-01&to=2025-12-31&granularity=day&tz=Asia/Kathmandu').expect(200);
+    const answer = await t.as().get('/v1/reports/kpis?from=2021-01-01&to=2025-12-31&granularity=day&tz=Asia/Kathmandu').expect(200);
     expect(answer.body.periods).toHaveLength(1826);
     expect(answer.body.periods[0]).toMatchObject({ period: '2021-01-01', start: '2020-12-31T18:15:00.000Z', contacts: { total: 0 }, openBacklog: 0 });
   });
@@ -120,14 +119,14 @@ describeOnEachDatabase('service-quality indicators over REST', (makeDatabase) =>
     ['more than 5 years of days', 'from=2021-01-01&to=2026-01-01&granularity=day', 'to'],
     ['an unknown parameter', 'from=2026-03-01&to=2026-03-02&granularity=day&partition=0', 'partition'],
   ])('GET /v1/reports/kpis with %s is 400 naming the field', async (_name, query, field) => {
-    const answer = await request(t.http).get(`/v1/reports/kpis?${query}`).expect(400);
+    const answer = await t.as().get(`/v1/reports/kpis?${query}`).expect(400);
     expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(answer.body).toMatchObject({ type: 'urn:ticketflow:problem:validation', status: 400 });
     expect(answer.body.errors).toEqual(expect.arrayContaining([{ field, message: expect.any(String) }]));
   });
 
   it('is described in the OpenAPI document', async () => {
-    const openapi = await request(t.http).get('/openapi.json').expect(200);
+    const openapi = await t.as().get('/openapi.json').expect(200);
     const operation = openapi.body.paths['/v1/reports/kpis'].get;
     expect(operation.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['from', 'granularity', 'to', 'tz']);
     expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['200', '400']));

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import request from 'supertest';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { describeOnEachDatabase, type TestDatabase } from '../support/test-databases.js';
 
@@ -45,7 +44,7 @@ describeOnEachDatabase('nothing on disk holds personal data in clear', (makeData
   beforeAll(async () => {
     database = await makeDatabase();
     t = await startTestApp({ db: database.db });
-    const created = await request(t.http)
+    const created = await t.as()
       .post('/v1/tickets')
       .set('Idempotency-Key', 'at-rest-create')
       .send({
@@ -57,7 +56,7 @@ describeOnEachDatabase('nothing on disk holds personal data in clear', (makeData
       .expect(201);
     ticketId = created.body.ticketId;
     const command = (path: string, body: Record<string, unknown>, key: string) =>
-      request(t.http).post(`/v1/tickets/${ticketId}/${path}`).set('Idempotency-Key', key).send(body).expect(200);
+      t.as().post(`/v1/tickets/${ticketId}/${path}`).set('Idempotency-Key', key).send(body).expect(200);
     await command('classification', { category: 'system-failure', serviceType: 'emergency', note: PERSONAL.note }, 'at-rest-classify');
     await command('assignment', { agentId: 'agent-3', reason: 'nearest field team' }, 'at-rest-assign');
     await command('resolution', { summary: PERSONAL.summary, method: 'onsite-visit', followUp: PERSONAL.followUp }, 'at-rest-resolve');
@@ -86,7 +85,7 @@ describeOnEachDatabase('nothing on disk holds personal data in clear', (makeData
   }
 
   it('the service itself still knows the plaintext (so there is something to leak)', async () => {
-    const read = await request(t.http).get(`/v1/tickets/${ticketId}`).expect(200);
+    const read = await t.as().get(`/v1/tickets/${ticketId}`).expect(200);
     expect(read.body).toMatchObject({
       status: 'archived',
       customer: { name: PERSONAL.name, phone: PERSONAL.phone, email: PERSONAL.email },
@@ -95,7 +94,7 @@ describeOnEachDatabase('nothing on disk holds personal data in clear', (makeData
       resolution: { summary: PERSONAL.summary, followUp: PERSONAL.followUp },
       feedback: { comment: PERSONAL.comment },
     });
-    const revealed = await request(t.http).get(`/v1/tickets/${ticketId}/history?reveal=true`).expect(200);
+    const revealed = await t.as().get(`/v1/tickets/${ticketId}/history?reveal=true`).expect(200);
     expect(revealed.body.events[1].data.note).toBe(PERSONAL.note);
   });
 

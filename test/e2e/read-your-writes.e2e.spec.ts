@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import request from 'supertest';
+import type request from 'supertest';
 import { TicketProjector, TICKET_STREAM_PREFIX } from '#read-model';
 import { eventually } from '#test-support';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -49,19 +49,19 @@ describeOnEachDatabase('read your writes', (makeDatabase) => {
         ['feedback', { satisfaction: 5, resolvedConfirmed: true }, 'fed-back'],
         ['archive', {}, 'archived'],
       ];
-      const created = await request(t.http).post('/v1/tickets').send(ticket).expect(201);
+      const created = await t.as().post('/v1/tickets').send(ticket).expect(201);
       const id = created.body.ticketId as string;
       const seen = [created.body.revision as number];
-      const afterCreate = await request(t.http).get(`/v1/tickets/${id}`).expect(200);
+      const afterCreate = await t.as().get(`/v1/tickets/${id}`).expect(200);
       expect(afterCreate.body).toMatchObject({ revision: 0, status: 'received' });
       const customerId = afterCreate.body.customerId as string;
-      const listed = await request(t.http).get(`/v1/tickets?customerId=${customerId}`).expect(200);
+      const listed = await t.as().get(`/v1/tickets?customerId=${customerId}`).expect(200);
       expect(listed.body.items.map((i: { id: string }) => i.id)).toContain(id);
 
       for (const [command, body, status] of steps) {
-        const answer = await request(t.http).post(`/v1/tickets/${id}/${command}`).send(body).expect(200);
+        const answer = await t.as().post(`/v1/tickets/${id}/${command}`).send(body).expect(200);
         expect(answer.headers['read-model-lag']).toBeUndefined();
-        const read = await request(t.http).get(`/v1/tickets/${id}`).expect(200);
+        const read = await t.as().get(`/v1/tickets/${id}`).expect(200);
         expect({ revision: read.body.revision, etag: read.headers.etag, status: read.body.status }).toEqual({
           revision: answer.body.revision,
           etag: answer.headers.etag,
@@ -111,7 +111,7 @@ describeOnEachDatabase('read your writes', (makeDatabase) => {
       const id = (await stream())!;
       // Appended, and the read model does not show it: the command must still be waiting.
       for (let i = 0; i < 3; i++) {
-        const read = await request(t.http).get(`/v1/tickets/${id}`);
+        const read = await t.as().get(`/v1/tickets/${id}`);
         expect(read.status === 404 || read.body.revision < revision).toBe(true);
       }
       expect(answeredAfterProjection).toBeUndefined();
@@ -122,7 +122,7 @@ describeOnEachDatabase('read your writes', (makeDatabase) => {
       expect(answeredAfterProjection).toBe(true);
       expect(response.headers['read-model-lag']).toBeUndefined();
       expect(response.body.revision).toBe(revision);
-      const read = await request(t.http).get(`/v1/tickets/${id}`).expect(200);
+      const read = await t.as().get(`/v1/tickets/${id}`).expect(200);
       expect(read.body.revision).toBe(revision);
       return response;
     }
@@ -133,12 +133,12 @@ describeOnEachDatabase('read your writes', (makeDatabase) => {
         ((await t.infrastructure.db.query<{ stream_id: string }>(`SELECT stream_id FROM events ORDER BY position DESC LIMIT 1`))[0]?.stream_id)?.slice(
           TICKET_STREAM_PREFIX.length,
         );
-      const created = await commandWaitsForProjection(t, () => request(t.http).post('/v1/tickets').send(ticket), newest, 0);
+      const created = await commandWaitsForProjection(t, () => t.as().post('/v1/tickets').send(ticket), newest, 0);
       expect(created.status).toBe(201);
       const id = created.body.ticketId as string;
       const classified = await commandWaitsForProjection(
         t,
-        () => request(t.http).post(`/v1/tickets/${id}/classification`).send({ category: 'general-consultation', serviceType: 'consultation' }),
+        () => t.as().post(`/v1/tickets/${id}/classification`).send({ category: 'general-consultation', serviceType: 'consultation' }),
         async () => id,
         1,
       );
@@ -157,7 +157,7 @@ describeOnEachDatabase('read your writes', (makeDatabase) => {
 
     it('a command still answers after about that long, saying Read-Model-Lag: true', async () => {
       const t = app();
-      const created = await timed(() => request(t.http).post('/v1/tickets').send(ticket));
+      const created = await timed(() => t.as().post('/v1/tickets').send(ticket));
       expect(created.response.status).toBe(201);
       expect(created.response.headers['read-model-lag']).toBe('true');
       expect(created.response.headers.etag).toBe('"0"');
@@ -165,10 +165,10 @@ describeOnEachDatabase('read your writes', (makeDatabase) => {
       expect(created.ms).toBeLessThan(LAG_TIMEOUT_MS + 1500);
       const id = created.response.body.ticketId as string;
       // The lag was real: nothing projected the ticket.
-      await request(t.http).get(`/v1/tickets/${id}`).expect(404);
+      await t.as().get(`/v1/tickets/${id}`).expect(404);
 
       const classified = await timed(() =>
-        request(t.http).post(`/v1/tickets/${id}/classification`).send({ category: 'technical-issue', serviceType: 'routine' }),
+        t.as().post(`/v1/tickets/${id}/classification`).send({ category: 'technical-issue', serviceType: 'routine' }),
       );
       expect(classified.response.status).toBe(200);
       expect(classified.response.headers['read-model-lag']).toBe('true');

@@ -63,7 +63,11 @@ const hasCurl = spawnSync('curl', ['--version']).status === 0;
     const readme = await readFile(join(root, 'README.md'), 'utf8');
     const block = /```bash\n(API=http:\/\/localhost:3000\n[\s\S]*?)```/.exec(readme)?.[1];
     expect(block).toBeDefined();
-    const session = block!.replace('http://localhost:3000', `http://localhost:${port}`);
+    // The quick start printed its dev admin key once; the session's KEY= line is where a reader pastes it.
+    await until(async () => /tfk_/.test(output), 5_000);
+    const keys = output.match(/tfk_[0-9a-f-]{36}_[A-Za-z0-9_-]{43}/g) ?? [];
+    expect(keys).toHaveLength(1);
+    const session = block!.replace('http://localhost:3000', `http://localhost:${port}`).replace(/^KEY=.*$/m, `KEY=${keys[0]}`);
     const run = spawnSync('bash', ['-e', '-c', session], { encoding: 'utf8', timeout: 30_000 });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);

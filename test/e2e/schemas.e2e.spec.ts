@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import request from 'supertest';
 import type { EventEnvelope } from '#event-store';
 import { eventually } from '#test-support';
 import { TICKET_EVENT_TYPES } from '#ticket-domain';
@@ -32,32 +31,32 @@ describe('GET /v1/schemas: the published schemas hold every event the API record
     await database?.dispose();
   });
 
-  const history = async (id: string): Promise<EventEnvelope[]> => (await request(t.http).get(`/v1/tickets/${id}/history`).expect(200)).body.events;
+  const history = async (id: string): Promise<EventEnvelope[]> => (await t.as().get(`/v1/tickets/${id}/history`).expect(200)).body.events;
   const agent = (roles: string[], skills: string[]) => ({ name: 'Agent', department: 'network', skills, experience: 4, roles, onDuty: true, maxOpenTickets: 5 });
 
   it('lists one schema per event type, sorted by type, and serves each alone', async () => {
-    const answer = await request(t.http).get('/v1/schemas').expect(200);
+    const answer = await t.as().get('/v1/schemas').expect(200);
     const schemas = answer.body.schemas as ServedSchema[];
     expect(schemas.map((s) => [s.type, s.schemaVersion])).toEqual([...TICKET_EVENT_TYPES].sort().map((type) => [type, 1]));
-    const one = await request(t.http).get('/v1/schemas/ticket.escalated/1').expect(200);
+    const one = await t.as().get('/v1/schemas/ticket.escalated/1').expect(200);
     expect(one.body).toEqual(schemas.find((s) => s.type === 'ticket.escalated'));
   });
 
   it('answers 404 problem+json for a type or version it does not publish', async () => {
     for (const path of ['/v1/schemas/ticket.escalated/2', '/v1/schemas/ticket.teleported/1', '/v1/schemas/ticket.received/v1']) {
-      const answer = await request(t.http).get(path).expect(404);
+      const answer = await t.as().get(path).expect(404);
       expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(answer.body).toMatchObject({ type: 'urn:ticketflow:problem:not-found', status: 404 });
     }
   });
 
   it('validates every event of tickets driven through the API against the schema served for its type and version', async () => {
-    await request(t.http).put('/v1/agents/sup-1').send(agent(['supervisor'], [])).expect(201);
-    await request(t.http).put('/v1/agents/agent-a').send(agent(['agent'], ['technical-issue'])).expect(201);
-    await request(t.http).put('/v1/agents/agent-b').send(agent(['agent'], ['technical-issue'])).expect(201);
+    await t.as().put('/v1/agents/sup-1').send(agent(['supervisor'], [])).expect(201);
+    await t.as().put('/v1/agents/agent-a').send(agent(['agent'], ['technical-issue'])).expect(201);
+    await t.as().put('/v1/agents/agent-b').send(agent(['agent'], ['technical-issue'])).expect(201);
 
     const id = (
-      await request(t.http)
+      await t.as()
         .post('/v1/tickets')
         .send({
           channel: 'phone',
@@ -76,7 +75,7 @@ describe('GET /v1/schemas: the published schemas hold every event the API record
     watcher.wake();
     await eventually(async () => expect((await history(id)).map((e) => e.type)).toContain('ticket.sla-breached'));
 
-    const command = (path: string, body: object) => request(t.http).post(`/v1/tickets/${id}/${path}`).send(body).expect(200);
+    const command = (path: string, body: object) => t.as().post(`/v1/tickets/${id}/${path}`).send(body).expect(200);
     await command('classification', { category: 'technical-issue', serviceType: 'routine', subcategory: 'network', department: 'network', note: 'Line test failed' });
     await command('assignment', { agentId: 'agent-a', reason: 'network skills' });
     await command('notes', { text: 'Called the customer back', visibleToCustomer: true });
@@ -88,12 +87,12 @@ describe('GET /v1/schemas: the published schemas hold every event the API record
     await command('feedback', { satisfaction: 5, resolvedConfirmed: true, comment: 'Quick!' });
     await command('archive', {});
 
-    const duplicate = (await request(t.http).post('/v1/tickets').send({ channel: 'email', customer: { name: 'Li Wei', email: 'li.wei@example.com' }, description: 'Broadband again' }).expect(201))
+    const duplicate = (await t.as().post('/v1/tickets').send({ channel: 'email', customer: { name: 'Li Wei', email: 'li.wei@example.com' }, description: 'Broadband again' }).expect(201))
       .body.ticketId as string;
-    await request(t.http).post(`/v1/tickets/${duplicate}/closure`).send({ reason: 'duplicate', duplicateOf: id }).expect(200);
-    await request(t.http).post(`/v1/tickets/${duplicate}/archive`).send({}).expect(200);
+    await t.as().post(`/v1/tickets/${duplicate}/closure`).send({ reason: 'duplicate', duplicateOf: id }).expect(200);
+    await t.as().post(`/v1/tickets/${duplicate}/archive`).send({}).expect(200);
 
-    const served = (await request(t.http).get('/v1/schemas').expect(200)).body.schemas as ServedSchema[];
+    const served = (await t.as().get('/v1/schemas').expect(200)).body.schemas as ServedSchema[];
     const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
     addFormats(ajv);
     for (const { schema } of served) ajv.addSchema(schema);

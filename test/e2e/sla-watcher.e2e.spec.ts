@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import request from 'supertest';
 import { eventually } from '#test-support';
 import { SlaWatcher } from '../../apps/worker/src/sla-watcher.service.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -30,11 +29,11 @@ describeOnEachDatabase('the SLA watcher, the board and the clock filters over RE
   });
 
   const open = (body: Record<string, unknown> = {}) =>
-    request(t.http)
+    t.as()
       .post('/v1/tickets')
       .send({ channel: 'email', customer: { name: 'Chen Jing', email: 'chen@example.com' }, description: 'Invoice is wrong', ...body })
       .expect(201);
-  const history = async (id: string): Promise<HistoryEvent[]> => (await request(t.http).get(`/v1/tickets/${id}/history`).expect(200)).body.events;
+  const history = async (id: string): Promise<HistoryEvent[]> => (await t.as().get(`/v1/tickets/${id}/history`).expect(200)).body.events;
   const alarmsOf = async (id: string) =>
     (await history(id)).filter((e) => e.type.startsWith('ticket.sla-')).map((e) => [e.type, e.data.clock, e.data.cycle]);
   const watcher = () => t.app.get(SlaWatcher);
@@ -55,7 +54,7 @@ describeOnEachDatabase('the SLA watcher, the board and the clock filters over RE
     expect(breach.data).toMatchObject({ dueAt: new Date(Date.parse(receivedAt) + 30 * SEC).toISOString(), policyVersion: 'manual-2025', escalatedTo: { kind: 'queue', queue: 'supervisors' } });
     // The read model shows the watcher's events once the projector applied them.
     await eventually(async () => {
-      const ticket = (await request(t.http).get(`/v1/tickets/${id}`).expect(200)).body;
+      const ticket = (await t.as().get(`/v1/tickets/${id}`).expect(200)).body;
       expect(ticket.clocks.map((c: { name: string; state: string }) => [c.name, c.state])).toEqual([
         ['first-response', 'breached'],
         ['initial-handling', 'breached'],
@@ -72,12 +71,12 @@ describeOnEachDatabase('the SLA watcher, the board and the clock filters over RE
   });
 
   it('warns at 75 % and breaches past due as the clock moves, escalating to the on-duty supervisor', async () => {
-    await request(t.http)
+    await t.as()
       .put('/v1/agents/sup-9')
       .send({ name: 'Wang Fang', department: 'billing', skills: [], experience: 12, roles: ['supervisor'], onDuty: true, maxOpenTickets: 3 })
       .expect(201);
     const id = (await open()).body.ticketId as string;
-    await eventually(async () => expect((await request(t.http).get(`/v1/sla/board?within=PT1M`).expect(200)).body.items.some((i: { ticketId: string }) => i.ticketId === id)).toBe(true));
+    await eventually(async () => expect((await t.as().get(`/v1/sla/board?within=PT1M`).expect(200)).body.items.some((i: { ticketId: string }) => i.ticketId === id)).toBe(true));
     expect(await alarmsOf(id)).toEqual([]);
 
     t.clock.advance(23 * SEC);
@@ -94,16 +93,16 @@ describeOnEachDatabase('the SLA watcher, the board and the clock filters over RE
     );
     const breach = (await history(id)).find((e) => e.type === 'ticket.sla-breached')!;
     expect(breach.data.escalatedTo).toEqual({ kind: 'supervisor', agentId: 'sup-9' });
-    await request(t.http).put('/v1/agents/sup-9').send({ name: 'Wang Fang', department: 'billing', skills: [], experience: 12, roles: ['supervisor'], onDuty: false, maxOpenTickets: 3 }).expect(200);
+    await t.as().put('/v1/agents/sup-9').send({ name: 'Wang Fang', department: 'billing', skills: [], experience: 12, roles: ['supervisor'], onDuty: false, maxOpenTickets: 3 }).expect(200);
   });
 
   it('the board lists running clocks breached or due within the window, soonest first; the list filters by breach and due time', async () => {
     // 12 of initial handling's 15 minutes gone: past the 75 % warning threshold.
     const late = (await open({ receivedAt: new Date(t.clock.now().getTime() - 12 * MIN).toISOString() })).body.ticketId as string;
     const fresh = (await open()).body.ticketId as string;
-    await request(t.http).post(`/v1/tickets/${fresh}/classification`).send({ category: 'general-consultation', serviceType: 'routine' }).expect(200);
+    await t.as().post(`/v1/tickets/${fresh}/classification`).send({ category: 'general-consultation', serviceType: 'routine' }).expect(200);
 
-    const board = (await request(t.http).get('/v1/sla/board?within=PT20M&limit=200').expect(200)).body;
+    const board = (await t.as().get('/v1/sla/board?within=PT20M&limit=200').expect(200)).body;
     expect(board.asOf).toBe(t.clock.now().toISOString());
     const dues = board.items.map((i: { dueAt: string }) => i.dueAt);
     expect(dues).toEqual([...dues].sort());
@@ -115,10 +114,10 @@ describeOnEachDatabase('the SLA watcher, the board and the clock filters over RE
     ]);
     expect(mine[2]).toMatchObject({ category: 'general-consultation', assignee: null, ticketStatus: 'classified' });
     // The resolution clock (due in 24 h) is outside a 20-minute window, inside a 2-day one.
-    const wide = (await request(t.http).get('/v1/sla/board?within=P2D&limit=200').expect(200)).body;
+    const wide = (await t.as().get('/v1/sla/board?within=P2D&limit=200').expect(200)).body;
     expect(wide.items.some((i: { ticketId: string; clock: string }) => i.ticketId === fresh && i.clock === 'resolution')).toBe(true);
 
-    const ids = async (query: string) => ((await request(t.http).get(`/v1/tickets?${query}&limit=200`).expect(200)).body.items as Array<{ id: string }>).map((i) => i.id);
+    const ids = async (query: string) => ((await t.as().get(`/v1/tickets?${query}&limit=200`).expect(200)).body.items as Array<{ id: string }>).map((i) => i.id);
     expect(await ids('breached=true')).toContain(late);
     expect(await ids('breached=true')).not.toContain(fresh);
     expect(await ids('breached=false')).toContain(fresh);
@@ -130,21 +129,21 @@ describeOnEachDatabase('the SLA watcher, the board and the clock filters over RE
 
   it('bad board and filter input is a 400 naming the field', async () => {
     for (const within of ['1h', 'P1Y', 'PT', 'P31D', '']) {
-      const answer = await request(t.http).get(`/v1/sla/board?within=${within}`).expect(400);
+      const answer = await t.as().get(`/v1/sla/board?within=${within}`).expect(400);
       expect(answer.body.errors.map((e: { field: string }) => e.field)).toEqual(['within']);
     }
-    expect((await request(t.http).get('/v1/tickets?breached=maybe').expect(400)).body.errors[0].field).toBe('breached');
-    expect((await request(t.http).get('/v1/tickets?dueBefore=tomorrow').expect(400)).body.errors[0].field).toBe('dueBefore');
-    expect((await request(t.http).get('/v1/sla/board?cursor=nonsense').expect(400)).body.errors[0].field).toBe('cursor');
+    expect((await t.as().get('/v1/tickets?breached=maybe').expect(400)).body.errors[0].field).toBe('breached');
+    expect((await t.as().get('/v1/tickets?dueBefore=tomorrow').expect(400)).body.errors[0].field).toBe('dueBefore');
+    expect((await t.as().get('/v1/sla/board?cursor=nonsense').expect(400)).body.errors[0].field).toBe('cursor');
   });
 
   it('readiness covers the watcher role', async () => {
-    const ready = await request(t.http).get('/health/ready').expect(200);
+    const ready = await t.as().get('/health/ready').expect(200);
     expect(ready.body.checks).toEqual({ database: 'up', projector: 'running', slaWatcher: 'running' });
   });
 
   it('/metrics shows the open clocks by state and the watcher lag', async () => {
-    const metrics = (await request(t.http).get('/metrics').expect(200)).text;
+    const metrics = (await t.as().get('/metrics').expect(200)).text;
     expect(metrics).toMatch(/ticketflow_sla_open_clocks\{state="breached"\} [1-9]/);
     expect(metrics).toMatch(/ticketflow_sla_alarms_total\{kind="breach",clock="first-response"\} [1-9]/);
     expect(metrics).toMatch(/ticketflow_sla_watcher_lag_seconds_count\{kind="breach"\} [1-9]/);
@@ -159,12 +158,12 @@ describeOnEachDatabase('the SLA watcher after a restart', (makeDatabase) => {
       // A service without the watcher takes a ticket received 20 minutes ago.
       const without = await startTestApp({ db: database.db, clock, env: { TICKETFLOW_ROLES: 'api,projector' } });
       const id = (
-        await request(without.http)
+        await without.as()
           .post('/v1/tickets')
           .send({ channel: 'online', customer: { name: 'Zhao Lei', email: 'zhao@example.com' }, description: 'Cannot log in', receivedAt: new Date(clock.now().getTime() - 20 * MIN).toISOString() })
           .expect(201)
       ).body.ticketId as string;
-      const typesOf = async (t: TestApp) => ((await request(t.http).get(`/v1/tickets/${id}/history`).expect(200)).body.events as HistoryEvent[]).map((e) => e.type);
+      const typesOf = async (t: TestApp) => ((await t.as().get(`/v1/tickets/${id}/history`).expect(200)).body.events as HistoryEvent[]).map((e) => e.type);
       expect(await typesOf(without)).toEqual(['ticket.received']);
       await without.close();
 

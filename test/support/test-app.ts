@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import type { ApiRole } from '../../apps/api/src/auth/roles.js';
+import { API_ROLES, type ApiRole } from '../../apps/api/src/auth/roles.js';
+import { issueToken } from '../../apps/api/src/auth/api-key-token.js';
+import { ApiKeyStore } from '../../apps/api/src/auth/api-key.store.js';
 import { Writable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +26,8 @@ export interface TestApp {
    * Each role's key is made once per app.
    */
   as(role?: ApiRole): ReturnType<typeof request.agent>;
+  /** The key `as(role)` carries: its id (the events' `actor.id`) and the bearer token. */
+  keyOf(role?: ApiRole): { readonly id: string; readonly token: string };
   /** Every structured log line the app wrote. */
   readonly logs: Array<Record<string, unknown>>;
   close(): Promise<void>;
@@ -64,6 +68,14 @@ export async function startTestApp(options: {
   });
   const app = await createApp({ config, infrastructure, clock, log, metrics: new Metrics() });
   await app.init();
+  // One key per role, made the way POST /v1/api-keys makes them (through the same store).
+  const keys = new Map<ApiRole, { id: string; token: string }>();
+  const store = app.get(ApiKeyStore);
+  for (const role of API_ROLES) {
+    const issued = issueToken();
+    await store.create({ id: issued.id, name: `test ${role}`, roles: [role], secretHash: issued.secretHash, createdAt: clock.now(), createdBy: 'test-app' });
+    keys.set(role, { id: issued.id, token: issued.token });
+  }
   return {
     app,
     http: app.getHttpServer(),
@@ -71,8 +83,8 @@ export async function startTestApp(options: {
     config,
     clock,
     logs,
-    // Authentication arrives with issue 6: until then every agent calls without a key.
-    as: (_role: ApiRole = 'admin') => request.agent(app.getHttpServer()),
+    as: (role: ApiRole = 'admin') => request.agent(app.getHttpServer()).set('Authorization', `Bearer ${keys.get(role)!.token}`),
+    keyOf: (role: ApiRole = 'admin') => keys.get(role)!,
     async close() {
       await app.close();
       await infrastructure.close();

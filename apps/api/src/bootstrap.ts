@@ -1,5 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
+import type { Logger } from 'pino';
 import { ConfigError, Metrics, createLogger, exitOnSignals, loadConfig, systemClock, type Infrastructure, type TicketflowConfig } from '#platform';
+import { ApiKeyStore } from './auth/api-key.store.js';
+import { ensureDevAdminKey, type DevAdminKey } from './auth/dev-admin-key.js';
 import { createApp, openProcessInfrastructure } from './create-app.js';
 
 /**
@@ -20,9 +23,14 @@ export async function bootstrap(defaultRoles: string): Promise<void> {
   }
   let infrastructure: Infrastructure | undefined;
   let app: INestApplication | undefined;
+  let devKey: DevAdminKey | undefined;
   try {
     infrastructure = await openProcessInfrastructure(config, log);
     app = await createApp({ config, infrastructure, clock: systemClock, log, metrics: new Metrics() });
+    // api.md: the embedded quick start prints a dev key; with DATABASE_URL no key is ever printed.
+    if (config.embedded && config.adminKey === undefined && config.authentication === 'required' && config.roles.has('api')) {
+      devKey = await ensureDevAdminKey(new ApiKeyStore(infrastructure.db), systemClock);
+    }
     await app.listen(config.port, config.host);
   } catch (error) {
     // One line that says what to fix, not a stack trace.
@@ -35,11 +43,40 @@ export async function bootstrap(defaultRoles: string): Promise<void> {
   const database = config.embedded ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL (DATABASE_URL)';
   // The relay runs only where KAFKA_BROKERS names a cluster.
   log.info({ url, roles: [...config.roles].filter((role) => role !== 'relay' || config.kafkaBrokers.length > 0), database }, `Ticketflow listening on ${url} (API docs ${url}/docs), ${database}`);
+  if (config.authentication === 'disabled') {
+    const warning = 'AUTHENTICATION DISABLED (TICKETFLOW_AUTH=disabled): every request acts as an admin, without a key. For benchmarks only.';
+    log.warn({ authentication: 'disabled' }, warning);
+    process.stderr.write(`${warning}\n`);
+  }
+  announceDevKey(devKey, url, config.dataDir, log);
 
   exitOnSignals(log, async () => {
     await app?.close();
     await infrastructure?.close();
   });
+}
+
+/**
+ * The dev key goes to stderr, not to the JSON log: it is shown this once, to the person who
+ * started the service, and never lands in a log store.
+ */
+function announceDevKey(devKey: DevAdminKey | undefined, url: string, dataDir: string, log: Logger): void {
+  if (devKey?.outcome === 'created') {
+    process.stderr.write(
+      [
+        'Dev admin API key (made for the embedded quick start; shown this once, stored only as a hash):',
+        `  KEY=${devKey.token}`,
+        `  curl -H "Authorization: Bearer $KEY" ${url}/v1/api-keys`,
+        '',
+      ].join('\n'),
+    );
+    log.info({ devAdminKey: 'created' }, 'a dev admin API key was made and printed on stderr');
+  } else if (devKey?.outcome === 'exists') {
+    log.info(
+      { activeApiKeys: devKey.activeKeys },
+      `API keys exist (the dev admin key was printed at the first start). Lost it? Start with TICKETFLOW_ADMIN_KEY=$(openssl rand -hex 32) and make keys with POST /v1/api-keys, or delete ${dataDir} to start afresh`,
+    );
+  }
 }
 
 function startFailure(error: unknown, config: TicketflowConfig): string {

@@ -1,11 +1,17 @@
 import 'reflect-metadata';
-import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { Module, type DynamicModule, type INestApplication } from '@nestjs/common';
+import { NestFactory, Reflector } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { NestPinoLogger, openInfrastructure, systemClock, type Infrastructure, type TicketflowConfig } from '#platform';
 import { AppModule, type AppDependencies } from './app.module.js';
+import { AccessGuard } from './auth/access.guard.js';
+import { ApiKeyStore } from './auth/api-key.store.js';
+import { ApiKeys1764810000000 } from './auth/api-keys.migration.js';
+import { AuthModule } from './auth/auth.module.js';
+import { Authenticator } from './auth/authenticator.js';
+import { TokenBuckets } from './auth/token-buckets.js';
 import { installHttpPipeline } from './http/http-pipeline.js';
 import { describeProblems } from './http/openapi.js';
 import { ProblemFilter } from './http/problem.filter.js';
@@ -14,23 +20,39 @@ import { IdempotencyRecord, IdempotencyRecords1764320000001 } from './idempotenc
 
 /** The API's own TypeORM entities and migrations, added to the read models'. */
 export const API_ENTITIES = [IdempotencyRecord];
-export const API_MIGRATIONS = [IdempotencyRecords1764320000001];
+export const API_MIGRATIONS = [IdempotencyRecords1764320000001, ApiKeys1764810000000];
 
 /** Opens the database, event store and vault of a process, with the API's tables too. */
 export function openProcessInfrastructure(config: TicketflowConfig, log: Logger): Promise<Infrastructure> {
   return openInfrastructure({ config, env: process.env, clock: systemClock, log, entities: API_ENTITIES, migrations: API_MIGRATIONS });
 }
 
+/** The process's application with the API keys' module beside it. */
+@Module({})
+class ApiRootModule {
+  static register(deps: AppDependencies, keys: ApiKeyStore): DynamicModule {
+    return { module: ApiRootModule, imports: [AppModule.register(deps), AuthModule.register(deps.config, keys)] };
+  }
+}
+
 /** Builds the Nest application on already opened infrastructure (main.ts and the e2e tests). */
 export async function createApp(deps: AppDependencies): Promise<INestApplication> {
+  const { config, clock, log } = deps;
+  const keys = new ApiKeyStore(deps.infrastructure.db);
   // The adapter is handed in rather than loaded by name: explicit, and no dynamic require.
-  const app = await NestFactory.create(AppModule.register(deps), new ExpressAdapter(), {
+  const app = await NestFactory.create(ApiRootModule.register(deps, keys), new ExpressAdapter(), {
     bodyParser: false,
     logger: new NestPinoLogger(deps.log),
     abortOnError: false,
   });
   app.getHttpAdapter().getInstance().disable('x-powered-by');
-  installHttpPipeline(app, deps.log, deps.metrics);
+  const authenticator = new Authenticator(keys, config, clock, log);
+  const limits = {
+    perKey: new TokenBuckets(config.rateLimitPerSecond, config.rateLimitBurst, clock),
+    unauthenticatedPerAddress: new TokenBuckets(config.unauthenticatedRateLimitPerSecond, config.unauthenticatedRateLimitBurst, clock),
+  };
+  installHttpPipeline(app, log, deps.metrics, { authenticator, limits });
+  app.useGlobalGuards(new AccessGuard(app.get(Reflector), config, authenticator, limits));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemFilter(deps.log));
 

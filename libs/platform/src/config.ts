@@ -25,10 +25,24 @@ export interface TicketflowConfig {
   /** Events the relay reads and sends at a time. */
   readonly kafkaRelayBatch: number;
   readonly roles: ReadonlySet<Role>;
+  /** The bootstrap admin API key (TICKETFLOW_ADMIN_KEY): always works, compared in constant time. */
   readonly adminKey?: string;
+  /**
+   * `required`: every route but the public ones needs an API key. `disabled` (benchmarks only,
+   * refused with NODE_ENV=production or a HOST other than loopback): every request acts as one
+   * fixed admin.
+   */
+  readonly authentication: 'required' | 'disabled';
+  /** Per API key: tokens added per second to its bucket, and the bucket's size. */
+  readonly rateLimitPerSecond: number;
+  readonly rateLimitBurst: number;
+  /** Per remote address, for requests that fail authentication. */
+  readonly unauthenticatedRateLimitPerSecond: number;
+  readonly unauthenticatedRateLimitBurst: number;
   readonly masterKey?: string;
   readonly pseudonymKey?: string;
   readonly readYourWritesTimeoutMs: number;
+  /** `/metrics` without a key (default); false: admin keys only. */
   readonly metricsPublic: boolean;
   readonly logLevel: string;
   /** manual §3.2.1: complaints go to internal investigation, the agents of this department. */
@@ -43,6 +57,10 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** token68 characters (RFC 7235), so the key travels in `Authorization: Bearer` as it is. */
+const ADMIN_KEY_FORMAT = /^[A-Za-z0-9._~+/=-]{32,512}$/;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -85,6 +103,24 @@ export function loadConfig(env: Env, defaults: { readonly roles?: string } = {})
   if (eventStore === 'eventstoredb') {
     problems.push('EVENT_STORE=eventstoredb: the EventStoreDB adapter is not part of this version yet; use postgres');
   }
+  const adminKey = env.TICKETFLOW_ADMIN_KEY || undefined;
+  // Never echo the key: a malformed one may still be a real secret with a typo.
+  if (adminKey !== undefined && !ADMIN_KEY_FORMAT.test(adminKey)) {
+    problems.push(
+      `TICKETFLOW_ADMIN_KEY must be 32 to 512 characters of letters, digits and - . _ ~ + / = (e.g. openssl rand -hex 32); got ${adminKey.length} characters`,
+    );
+  }
+  const authentication = env.TICKETFLOW_AUTH || 'required';
+  if (authentication !== 'required' && authentication !== 'disabled') {
+    problems.push(`TICKETFLOW_AUTH must be required or disabled, got "${authentication}"`);
+  }
+  const host = env.HOST || '0.0.0.0';
+  if (authentication === 'disabled') {
+    if (env.NODE_ENV === 'production') problems.push('TICKETFLOW_AUTH=disabled is refused with NODE_ENV=production');
+    if (!LOOPBACK_HOSTS.has(host)) {
+      problems.push(`TICKETFLOW_AUTH=disabled needs HOST set to a loopback address (127.0.0.1, ::1 or localhost), got "${host}"`);
+    }
+  }
   const kafkaBrokers = (env.KAFKA_BROKERS ?? '')
     .split(',')
     .map((b) => b.trim())
@@ -93,7 +129,7 @@ export function loadConfig(env: Env, defaults: { readonly roles?: string } = {})
   const config: TicketflowConfig = {
     port: integer('PORT', 3000, 0, 65535),
     grpcPort: integer('GRPC_PORT', 50051, 0, 65535),
-    host: env.HOST || '0.0.0.0',
+    host,
     embedded: !databaseUrl,
     dataDir: path.resolve(env.TICKETFLOW_DATA_DIR || './.data'),
     databaseUrl,
@@ -105,11 +141,16 @@ export function loadConfig(env: Env, defaults: { readonly roles?: string } = {})
     kafkaReplicationFactor: integer('KAFKA_REPLICATION_FACTOR', 1, 1, 100),
     kafkaRelayBatch: integer('KAFKA_RELAY_BATCH', 2_000, 1, 50_000),
     roles,
-    adminKey: env.TICKETFLOW_ADMIN_KEY || undefined,
+    adminKey,
+    authentication: authentication === 'disabled' ? 'disabled' : 'required',
+    rateLimitPerSecond: integer('RATE_LIMIT_PER_SECOND', 1_000, 1, 1_000_000),
+    rateLimitBurst: integer('RATE_LIMIT_BURST', 2_000, 1, 10_000_000),
+    unauthenticatedRateLimitPerSecond: integer('UNAUTHENTICATED_RATE_LIMIT_PER_SECOND', 10, 1, 1_000_000),
+    unauthenticatedRateLimitBurst: integer('UNAUTHENTICATED_RATE_LIMIT_BURST', 100, 1, 10_000_000),
     masterKey: env.TICKETFLOW_MASTER_KEY || undefined,
     pseudonymKey: env.TICKETFLOW_PSEUDONYM_KEY || undefined,
     readYourWritesTimeoutMs: integer('READ_YOUR_WRITES_TIMEOUT_MS', 2000, 0, 60_000),
-    metricsPublic: boolean('METRICS_PUBLIC', false),
+    metricsPublic: boolean('METRICS_PUBLIC', true),
     logLevel: env.LOG_LEVEL || 'info',
     complaintDepartment: env.TICKETFLOW_COMPLAINT_DEPARTMENT || 'complaints',
     slaWatcherBatch: integer('SLA_WATCHER_BATCH', 200, 1, 10_000),

@@ -7,6 +7,7 @@ import { AgentDirectory, type ListedAgent } from '#read-model';
 import { AGENT_ROLES, CATEGORIES, type AgentRole, type Category } from '#ticket-domain';
 import { DEFAULT_PAGE_LIMIT, PageQuery } from '../http/page-query.js';
 import { ProblemException, problem, validationProblem } from '../http/problem.js';
+import { Allow } from '../auth/roles.js';
 
 const AGENT_ID = /^[A-Za-z0-9_.:@-]{1,100}$/;
 
@@ -76,6 +77,7 @@ function present(agent: ListedAgent) {
 /** The agents directory automatic allocation reads (api.md, manual §2.2). */
 @ApiTags('agents')
 @Controller('v1/agents')
+@Allow('supervisor')
 export class AgentsController {
   constructor(
     private readonly agents: AgentDirectory,

@@ -28,8 +28,11 @@ export const PUBLIC_ROUTE = 'ticketflow:public-route';
  */
 export const Allow = (...roles: ApiRole[]) => SetMetadata(ALLOW_ROLES, roles);
 
+/** `always`, or only while METRICS_PUBLIC is true (`/metrics`; otherwise the route's `@Allow` applies). */
+export type PublicWhen = 'always' | 'metrics-public';
+
 /** A route every caller may reach without a key (`/health/*`, and `/metrics` where configured). */
-export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
+export const Public = (when: PublicWhen = 'always') => SetMetadata(PUBLIC_ROUTE, when);
 
 /** The request's principal, set by the authentication guard before any handler runs. */
 export interface AuthenticatedRequest {

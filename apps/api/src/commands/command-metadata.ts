@@ -2,7 +2,7 @@ import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import type { Actor } from '#event-store';
-import { requestContext } from '#platform';
+import type { AuthenticatedRequest, Principal } from '../auth/roles.js';
 
 /** The namespace of Ticketflow's deterministic (UUIDv5) ids. */
 const TICKETFLOW_NAMESPACE = 'a4f5c2f0-3b8e-5d7a-9c1e-7f0b2d6e8a41';
@@ -53,15 +53,27 @@ export function actingPerson(meta: CommandMetadata): string {
   return meta.actor.onBehalfOf ?? meta.actor.id;
 }
 
-/** Until API keys exist (the security issue) every caller is one anonymous service. */
-export const ANONYMOUS: Actor = { id: 'anonymous', kind: 'service', roles: [] };
+/**
+ * design.md's envelope `actor`: the acting API key's id and roles, `service` for a key holding
+ * the service role (a machine client) and `user` otherwise, and the person a service key named
+ * in `X-Acting-User`.
+ */
+export function actorOf(principal: Principal): Actor {
+  return {
+    id: principal.keyId,
+    kind: principal.roles.includes('service') ? 'service' : 'user',
+    roles: [...principal.roles],
+    ...(principal.onBehalfOf !== undefined ? { onBehalfOf: principal.onBehalfOf } : {}),
+  };
+}
 
-export interface CommandRequest extends Request {
+export interface CommandRequest extends Request, AuthenticatedRequest {
   ticketflowCommand?: CommandMetadata;
 }
 
-/** The command's metadata, prepared by CommandInterceptor. */
+/** The command's metadata, prepared by CommandInterceptor (a command route without it is a programming error). */
 export const Command = createParamDecorator((_: unknown, context: ExecutionContext): CommandMetadata => {
   const request = context.switchToHttp().getRequest<CommandRequest>();
-  return request.ticketflowCommand ?? commandMetadata(ANONYMOUS, requestContext.getStore()?.correlationId ?? uuidv7());
+  if (!request.ticketflowCommand) throw new Error('a command route must use CommandInterceptor');
+  return request.ticketflowCommand;
 });

@@ -6,7 +6,7 @@ import { from, lastValueFrom, type Observable } from 'rxjs';
 import { CLOCK, requestContext, type Clock } from '#platform';
 import { IdempotencyStore } from '../idempotency/idempotency.store.js';
 import { problem, ProblemException, toProblem, validationProblem } from '../http/problem.js';
-import { ANONYMOUS, commandMetadata, type CommandRequest, type IdempotencyScope } from './command-metadata.js';
+import { actorOf, commandMetadata, type CommandRequest, type IdempotencyScope } from './command-metadata.js';
 import type { CommandResult } from './command-result.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -47,11 +47,14 @@ export class CommandInterceptor implements NestInterceptor {
     ];
     if (headerErrors.length > 0) throw new ProblemException(validationProblem(headerErrors));
 
+    // AccessGuard ran first: every command route needs a key, so there is always a principal.
+    const principal = request.principal;
+    if (!principal) throw new Error('a command ran without a principal');
     const scope: IdempotencyScope | undefined =
-      key === undefined ? undefined : { apiKeyId: ANONYMOUS.id, method: request.method, path: request.path, key };
+      key === undefined ? undefined : { apiKeyId: principal.keyId, method: request.method, path: request.path, key };
     const correlationId = requestContext.getStore()?.correlationId ?? response.getHeader('x-correlation-id')?.toString() ?? '';
     request.ticketflowCommand = commandMetadata(
-      ANONYMOUS,
+      actorOf(principal),
       correlationId,
       scope,
       ifMatch === undefined ? undefined : Number(ifMatch.trim().slice(1, -1)),

@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import type { SqlDatabase } from '#database';
 import { CONFIG, type TicketflowConfig, SQL_DATABASE, ProjectorHealth, RelayHealth, SlaWatcherHealth } from '#platform';
 import { problem } from '../http/problem.js';
+import { Public } from '../auth/roles.js';
 
 const DATABASE_CHECK_TIMEOUT_MS = 1_000;
 
@@ -15,6 +16,7 @@ const DATABASE_CHECK_TIMEOUT_MS = 1_000;
  */
 @ApiExcludeController()
 @Controller('health')
+@Public()
 export class HealthController {
   constructor(
     @Inject(SQL_DATABASE) private readonly db: SqlDatabase,

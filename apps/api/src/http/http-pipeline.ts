@@ -3,8 +3,11 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { requestContext, type Metrics } from '#platform';
+import { refusedUnauthenticated, type AuthenticatingRequest, type RateLimits } from '../auth/access.guard.js';
+import type { Authenticator } from '../auth/authenticator.js';
 import { problem, ProblemException, validationProblem } from './problem.js';
 import { sendProblem } from './problem.filter.js';
+import { securityHeaders } from './security-headers.js';
 
 /** api.md: bodies over 64 KiB are 413. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -12,12 +15,19 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
+/** Who is calling, and how fast a caller without a valid key may. */
+export interface AccessControl {
+  readonly authenticator: Authenticator;
+  readonly limits: RateLimits;
+}
+
 /**
  * What runs before Nest's router: the correlation id and its log context, request metrics and
- * the one access-log line, the 64 KiB JSON body parser, and problem+json for everything the
- * parser rejects (malformed JSON, too large, not JSON at all).
+ * the one access-log line, the security headers, refusing a body sent without a valid key,
+ * the 64 KiB JSON body parser, and problem+json for everything the parser rejects (malformed
+ * JSON, too large, not JSON at all). Access to a route is AccessGuard's, once the route is known.
  */
-export function installHttpPipeline(app: INestApplication, log: Logger, metrics: Metrics): void {
+export function installHttpPipeline(app: INestApplication, log: Logger, metrics: Metrics, access: AccessControl): void {
   app.use((req: Request, res: Response, next: NextFunction) => {
     const given = req.header('x-correlation-id');
     const correlationId = given && CORRELATION_ID.test(given) ? given : uuidv7();
@@ -34,10 +44,19 @@ export function installHttpPipeline(app: INestApplication, log: Logger, metrics:
     });
     requestContext.run({ correlationId }, next);
   });
+  app.use(securityHeaders);
+
+  // No public route takes a body: a request without a valid key is refused before its body is read.
+  app.use(async (req: AuthenticatingRequest, _res: Response, next: NextFunction) => {
+    if (!hasBody(req)) return next();
+    const authentication = await access.authenticator.ofRequest(req);
+    if (authentication.outcome === 'authenticated') return next();
+    if (authentication.outcome === 'unavailable') return next(authentication.error);
+    next(refusedUnauthenticated(authentication, req.ip, access.limits));
+  });
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
-    const hasBody = Number(req.header('content-length') ?? 0) > 0 || req.header('transfer-encoding') !== undefined;
-    if (hasBody && !JSON_TYPE.test(req.header('content-type') ?? '')) {
+    if (hasBody(req) && !JSON_TYPE.test(req.header('content-type') ?? '')) {
       return next(new ProblemException(problem('unsupported-media-type', 'send the body as application/json')));
     }
     next();
@@ -57,6 +76,10 @@ export function installHttpPipeline(app: INestApplication, log: Logger, metrics:
     next();
   });
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => sendProblem(res, error, log));
+}
+
+function hasBody(req: Request): boolean {
+  return Number(req.header('content-length') ?? 0) > 0 || req.header('transfer-encoding') !== undefined;
 }
 
 /**

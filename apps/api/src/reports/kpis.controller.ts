@@ -2,6 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { KpiQueries, type KpiReport } from './kpi-queries.js';
 import { KpiReportQuery } from './kpi-report.dto.js';
+import { Allow } from '../auth/roles.js';
 
 const FIGURES_EXAMPLE = {
   period: '2026-03',
@@ -32,6 +33,7 @@ const FIGURES_EXAMPLE = {
 
 @ApiTags('reports')
 @Controller('v1/reports')
+@Allow('reporting')
 export class KpisController {
   constructor(private readonly queries: KpiQueries) {}
 

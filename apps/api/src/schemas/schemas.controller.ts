@@ -2,6 +2,7 @@ import { Controller, Get, Param } from '@nestjs/common';
 import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { eventSchema, eventSchemas, type EventSchema } from '#messaging';
 import { ProblemException, problem } from '../http/problem.js';
+import { Allow, API_ROLES } from '../auth/roles.js';
 
 const SCHEMA_EXAMPLE = {
   type: 'ticket.archived',
@@ -16,6 +17,7 @@ const SCHEMA_EXAMPLE = {
  */
 @ApiTags('schemas')
 @Controller('v1/schemas')
+@Allow(...API_ROLES)
 export class SchemasController {
   @Get()
   @ApiOperation({ summary: 'The JSON Schema (draft 2020-12) of every event type and version, sorted by type' })

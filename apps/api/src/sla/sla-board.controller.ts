@@ -7,6 +7,7 @@ import { clockStateAt, policyByVersion, type ClockName } from '#ticket-domain';
 import { parseIsoDuration } from '../http/iso-duration.js';
 import { DEFAULT_PAGE_LIMIT, PageQuery } from '../http/page-query.js';
 import { ProblemException, validationProblem } from '../http/problem.js';
+import { Allow } from '../auth/roles.js';
 
 /** The widest window the board looks ahead. */
 const MAX_WINDOW_MS = 30 * 24 * 3_600_000;
@@ -39,6 +40,7 @@ interface BoardRecord {
  */
 @ApiTags('sla')
 @Controller('v1/sla')
+@Allow('agent', 'supervisor', 'dispatcher')
 export class SlaBoardController {
   constructor(
     @Inject(SQL_DATABASE) private readonly db: SqlDatabase,

@@ -10,6 +10,7 @@ import type { CommandResult } from '../../commands/command-result.js';
 import { PersonalFields } from '../personal-fields.js';
 import { TicketCommandRunner } from '../ticket-command-runner.js';
 import { TicketIdPipe } from '../ticket-id.pipe.js';
+import { Allow } from '../../auth/roles.js';
 
 export class AddNoteDto {
   @ApiProperty({ minLength: 1, maxLength: 4000, description: 'free text: personal data, stored encrypted' })
@@ -52,6 +53,7 @@ export class AddNoteHandler implements ICommandHandler<AddNote, CommandResult> {
 @ApiTags('tickets')
 @Controller('v1/tickets')
 @UseInterceptors(CommandInterceptor)
+@Allow('agent', 'supervisor')
 export class AddNoteController {
   constructor(private readonly commands: CommandBus) {}
 

@@ -7,6 +7,7 @@ import { CommandInterceptor } from '../../commands/command.interceptor.js';
 import type { CommandResult } from '../../commands/command-result.js';
 import { TicketCommandRunner } from '../ticket-command-runner.js';
 import { TicketIdPipe } from '../ticket-id.pipe.js';
+import { Allow } from '../../auth/roles.js';
 
 /** The body is `{}`: any field is unknown and refused. */
 export class ArchiveTicketDto {}
@@ -32,6 +33,7 @@ export class ArchiveTicketHandler implements ICommandHandler<ArchiveTicket, Comm
 @ApiTags('tickets')
 @Controller('v1/tickets')
 @UseInterceptors(CommandInterceptor)
+@Allow('agent', 'supervisor')
 export class ArchiveTicketController {
   constructor(private readonly commands: CommandBus) {}
 

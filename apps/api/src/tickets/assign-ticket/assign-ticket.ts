@@ -11,6 +11,8 @@ import { CommandInterceptor } from '../../commands/command.interceptor.js';
 import type { CommandResult } from '../../commands/command-result.js';
 import { TicketCommandRunner } from '../ticket-command-runner.js';
 import { TicketIdPipe } from '../ticket-id.pipe.js';
+import { Allow, CurrentPrincipal, type ApiRole, type Principal } from '../../auth/roles.js';
+import { problem, ProblemException } from '../../http/problem.js';
 
 export class AssignTicketDto {
   @ApiPropertyOptional({ description: 'absent: automatic allocation', maxLength: 100 })
@@ -39,6 +41,12 @@ export class AssignTicket {
     readonly meta: CommandMetadata,
   ) {}
 }
+
+/**
+ * api.md "Roles": manual assignment (a body naming `agentId`) is the supervisor's and the
+ * dispatcher's; an agent may only ask for automatic allocation (manual §2.2).
+ */
+const MANUAL_ASSIGNMENT_ROLES: ReadonlySet<ApiRole> = new Set(['supervisor', 'dispatcher', 'admin']);
 
 /** How often an allocation looks again after losing an agent's last place to a simultaneous one. */
 const ALLOCATION_ATTEMPTS = 5;
@@ -112,13 +120,22 @@ export class AssignTicketHandler implements ICommandHandler<AssignTicket, Comman
 @ApiTags('tickets')
 @Controller('v1/tickets')
 @UseInterceptors(CommandInterceptor)
+@Allow('agent', 'supervisor', 'dispatcher')
 export class AssignTicketController {
   constructor(private readonly commands: CommandBus) {}
 
   @Post(':id/assignment')
   @HttpCode(200)
   @ApiOkResponse({ type: CommandAnswer })
-  assign(@Param('id', TicketIdPipe) id: string, @Body() body: AssignTicketDto, @Command() meta: CommandMetadata): Promise<CommandResult> {
+  assign(
+    @Param('id', TicketIdPipe) id: string,
+    @Body() body: AssignTicketDto,
+    @Command() meta: CommandMetadata,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<CommandResult> {
+    if (body.agentId !== undefined && !principal.roles.some((role) => MANUAL_ASSIGNMENT_ROLES.has(role))) {
+      throw new ProblemException(problem('forbidden', 'naming agentId (manual assignment) is for supervisors and dispatchers; omit it to allocate automatically'));
+    }
     return this.commands.execute(new AssignTicket(id, body, meta));
   }
 }

@@ -10,6 +10,7 @@ import type { CommandResult } from '../../commands/command-result.js';
 import { PersonalFields } from '../personal-fields.js';
 import { TicketCommandRunner } from '../ticket-command-runner.js';
 import { TicketIdPipe } from '../ticket-id.pipe.js';
+import { Allow } from '../../auth/roles.js';
 
 export class ClassifyTicketDto {
   @ApiProperty({ enum: CATEGORIES })
@@ -73,6 +74,7 @@ export class ClassifyTicketHandler implements ICommandHandler<ClassifyTicket, Co
 @ApiTags('tickets')
 @Controller('v1/tickets')
 @UseInterceptors(CommandInterceptor)
+@Allow('agent', 'supervisor')
 export class ClassifyTicketController {
   constructor(private readonly commands: CommandBus) {}
 

@@ -10,6 +10,7 @@ import type { CommandResult } from '../../commands/command-result.js';
 import { TicketQueries } from '../queries/ticket-queries.js';
 import { TicketCommandRunner } from '../ticket-command-runner.js';
 import { TicketIdPipe } from '../ticket-id.pipe.js';
+import { Allow } from '../../auth/roles.js';
 
 export class CloseTicketDto {
   @ApiProperty({ enum: CLOSURE_REASONS })
@@ -58,6 +59,7 @@ export class CloseTicketHandler implements ICommandHandler<CloseTicket, CommandR
 @ApiTags('tickets')
 @Controller('v1/tickets')
 @UseInterceptors(CommandInterceptor)
+@Allow('agent', 'supervisor')
 export class CloseTicketController {
   constructor(private readonly commands: CommandBus) {}
 

@@ -12,6 +12,7 @@ import type { CommandResult } from '../../commands/command-result.js';
 import { PersonalFields } from '../personal-fields.js';
 import { TicketCommandRunner } from '../ticket-command-runner.js';
 import { TicketIdPipe } from '../ticket-id.pipe.js';
+import { Allow } from '../../auth/roles.js';
 
 const ESCALATION_TARGETS = ['supervisor', 'department'] as const;
 
@@ -65,6 +66,7 @@ export class EscalateTicketHandler implements ICommandHandler<EscalateTicket, Co
 @ApiTags('tickets')
 @Controller('v1/tickets')
 @UseInterceptors(CommandInterceptor)
+@Allow('agent', 'supervisor')
 export class EscalateTicketController {
   constructor(private readonly commands: CommandBus) {}
 

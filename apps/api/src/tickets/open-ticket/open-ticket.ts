@@ -10,6 +10,7 @@ import { PersonalFields } from '../personal-fields.js';
 import { TicketCommandRunner } from '../ticket-command-runner.js';
 import { OpenTicketDto } from './open-ticket.dto.js';
 import { PSEUDONYM_KEY } from '#platform';
+import { Allow } from '../../auth/roles.js';
 
 export class OpenTicket {
   constructor(
@@ -70,6 +71,7 @@ export class OpenTicketHandler implements ICommandHandler<OpenTicket, CommandRes
 @ApiTags('tickets')
 @Controller('v1/tickets')
 @UseInterceptors(CommandInterceptor)
+@Allow('agent', 'supervisor', 'service')
 export class OpenTicketController {
   constructor(private readonly commands: CommandBus) {}
 

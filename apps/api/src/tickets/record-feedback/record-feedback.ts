@@ -9,6 +9,7 @@ import type { CommandResult } from '../../commands/command-result.js';
 import { PersonalFields } from '../personal-fields.js';
 import { TicketCommandRunner } from '../ticket-command-runner.js';
 import { TicketIdPipe } from '../ticket-id.pipe.js';
+import { Allow } from '../../auth/roles.js';
 
 export class RecordFeedbackDto {
   @ApiProperty({ minimum: 1, maximum: 5 })
@@ -62,6 +63,7 @@ export class RecordFeedbackHandler implements ICommandHandler<RecordFeedback, Co
 @ApiTags('tickets')
 @Controller('v1/tickets')
 @UseInterceptors(CommandInterceptor)
+@Allow('agent', 'supervisor')
 export class RecordFeedbackController {
   constructor(private readonly commands: CommandBus) {}
 

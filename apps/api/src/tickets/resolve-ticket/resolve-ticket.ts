@@ -9,6 +9,7 @@ import type { CommandResult } from '../../commands/command-result.js';
 import { PersonalFields } from '../personal-fields.js';
 import { TicketCommandRunner } from '../ticket-command-runner.js';
 import { TicketIdPipe } from '../ticket-id.pipe.js';
+import { Allow } from '../../auth/roles.js';
 
 export class ResolveTicketDto {
   @ApiProperty({ minLength: 1, maxLength: 4000, description: 'the result; personal data, stored encrypted' })
@@ -62,6 +63,7 @@ export class ResolveTicketHandler implements ICommandHandler<ResolveTicket, Comm
 @ApiTags('tickets')
 @Controller('v1/tickets')
 @UseInterceptors(CommandInterceptor)
+@Allow('agent', 'supervisor')
 export class ResolveTicketController {
   constructor(private readonly commands: CommandBus) {}
 
