@@ -1,41 +1,14 @@
 import { createHash, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type request from 'supertest';
-import type { EventEnvelope } from '#event-store';
 import { verifyStatement } from '#audit';
 import { DigestSchedule } from '../../apps/api/src/audit/digest-schedule.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { describeOnEachDatabase, type TestDatabase } from '../support/test-databases.js';
+import { asText, classify, history, openTicket } from './audit-helpers.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
-
-/** Collects a body supertest does not parse by itself (JSON Lines, text) as one string. */
-export function asText(test: request.Test): request.Test {
-  return test.buffer(true).parse((response, done) => {
-    let text = '';
-    response.setEncoding('utf8');
-    response.on('data', (chunk: string) => (text += chunk));
-    response.on('end', () => done(null, text));
-  });
-}
-
-export async function openTicket(t: TestApp, name = 'Li Wei'): Promise<string> {
-  const created = await t
-    .as('agent')
-    .post('/v1/tickets')
-    .send({ channel: 'phone', customer: { name, phone: '+86 138-0013-8000' }, description: 'The broadband drops every evening' })
-    .expect(201);
-  return created.body.ticketId as string;
-}
-
-export async function classify(t: TestApp, id: string): Promise<void> {
-  await t.as('agent').post(`/v1/tickets/${id}/classification`).send({ category: 'technical-issue', serviceType: 'routine' }).expect(200);
-}
-
-async function history(t: TestApp, id: string): Promise<EventEnvelope[]> {
-  return (await t.as('admin').get(`/v1/tickets/${id}/history`).expect(200)).body.events as EventEnvelope[];
-}
 
 describeOnEachDatabase('the auditor’s tools', (makeDatabase) => {
   let t: TestApp;
