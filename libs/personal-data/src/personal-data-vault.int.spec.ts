@@ -160,7 +160,10 @@ function vaultContract(openBackend: () => Promise<Backend>): void {
 
     nowMs += 3_600_000;
     const erasedAt = now().toISOString();
-    expect(await vault.erase(customerId)).toBe(true);
+    expect(await vault.isErased(customerId)).toBe(false);
+    expect((await vault.erase(customerId))?.toISOString()).toBe(erasedAt);
+    expect(await vault.isErased(customerId)).toBe(true);
+    expect(await newVault().isErased(customerId)).toBe(true);
     const [row] = await keyRows(customerId);
     expect(row.wrapped_key).toBeNull();
     expect(new Date(row.erased_at as Date).toISOString()).toBe(erasedAt);
@@ -171,7 +174,8 @@ function vaultContract(openBackend: () => Promise<Backend>): void {
     await expect(newVault().sealFields(customerId, { name })).rejects.toThrow(PersonalDataErasedError);
 
     nowMs += 60_000;
-    expect(await newVault().erase(customerId)).toBe(true);
+    // A repeated erasure keeps the first one's time.
+    expect((await newVault().erase(customerId))?.toISOString()).toBe(erasedAt);
     expect(new Date((await keyRows(customerId))[0].erased_at as Date).toISOString()).toBe(erasedAt);
 
     const stored = await storedRows();
@@ -187,9 +191,10 @@ function vaultContract(openBackend: () => Promise<Backend>): void {
     expect(JSON.parse(stored.split('\n')[0]).data).toEqual(sealed);
   });
 
-  it('answers false when erasing a customer that never had a key, and creates nothing', async () => {
+  it('answers null when erasing a customer that never had a key, and creates nothing', async () => {
     const customerId = newCustomer();
-    expect(await newVault().erase(customerId)).toBe(false);
+    expect(await newVault().erase(customerId)).toBeNull();
+    expect(await newVault().isErased(customerId)).toBe(false);
     expect(await keyRows(customerId)).toEqual([]);
   });
 

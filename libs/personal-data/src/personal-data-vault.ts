@@ -198,22 +198,35 @@ export class PersonalDataVault {
    * for them. Idempotent. A customer's very first seal racing their erasure may win and create a
    * live key afterwards; erasure requests name customers that already have tickets.
    *
-   * @returns true when the customer had a data key (destroyed now or by an earlier call), false
-   *   when nothing was ever sealed for them.
+   * @returns when the customer's data key was destroyed — now, or by an earlier call, whose time
+   *   stands — or null when nothing was ever sealed for them.
    */
-  async erase(customerId: string): Promise<boolean> {
+  async erase(customerId: string): Promise<Date | null> {
     assertCustomerId(customerId);
-    const rows = await this.db.query<{ key_id: string }>(
+    const rows = await this.db.query<{ key_id: string; erased_at: string | Date }>(
       `UPDATE customer_keys SET wrapped_key = NULL, erased_at = COALESCE(erased_at, $2::timestamptz)
-        WHERE customer_id = $1 RETURNING key_id`,
+        WHERE customer_id = $1 RETURNING key_id, erased_at`,
       [customerId, this.now().toISOString()],
     );
     if (rows.length === 0) {
       this.cache.evict(customerId);
-      return false;
+      return null;
     }
     this.cache.remember(customerId, { state: 'erased', keyId: rows[0].key_id });
-    return true;
+    return new Date(rows[0].erased_at);
+  }
+
+  /**
+   * Whether the customer's personal data was erased (their data key destroyed), as far as this
+   * instance can tell: a key erased by another instance counts once the cached entry expires.
+   * False for a customer nothing was ever sealed for.
+   */
+  async isErased(customerId: string): Promise<boolean> {
+    assertCustomerId(customerId);
+    const cached = this.cache.get(customerId);
+    if (cached !== undefined) return cached.state === 'erased';
+    const row = await this.selectKey(customerId);
+    return row === undefined ? false : this.remember(customerId, row).state === 'erased';
   }
 
   private async keyForSealing(customerId: string): Promise<LiveKey> {

@@ -20,6 +20,11 @@ export class PersonalFields {
     return this.vault.open(customerId, sealed);
   }
 
+  /** Whether the customer's personal data was erased: their fields open as `null` for good. */
+  isErased(customerId: string): Promise<boolean> {
+    return this.vault.isErased(customerId);
+  }
+
   /** A copy of `value` with every sealed value inside it opened (history `?reveal=true`). */
   async openDeep(customerId: string, value: unknown): Promise<unknown> {
     if (isSealedValue(value)) return this.vault.open(customerId, value);

@@ -2,9 +2,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CLOCK, type Clock } from '#platform';
 import type { TicketRow } from '#read-model';
 import { policyByVersion, viewClocks } from '#ticket-domain';
+import { seesPersonalData, type Principal } from '../../auth/roles.js';
 import { PersonalFields } from '../personal-fields.js';
+import { maskTicket } from './personal-data-masking.js';
 
-/** A read-model row as the API shows it: personal fields opened, clocks stated at now. */
+/**
+ * A read-model row as the API shows it to `viewer`: personal fields opened — and masked for a
+ * role that may not see them in plain (api.md "Roles") — clocks stated at now. Once the
+ * customer's data is erased every personal field is `null` and `personalDataErased` is true,
+ * whoever reads it.
+ */
 @Injectable()
 export class TicketPresenter {
   constructor(
@@ -12,9 +19,9 @@ export class TicketPresenter {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  async present(row: TicketRow, at?: Date): Promise<Record<string, unknown>> {
+  async present(row: TicketRow, viewer: Principal | undefined, at?: Date): Promise<Record<string, unknown>> {
     const open = this.personal.openDeep.bind(this.personal, row.customerId);
-    const [customer, description, telephony, resolution, feedback, notes, escalations] = await Promise.all([
+    const [customer, description, telephony, resolution, feedback, notes, escalations, erasedInVault] = await Promise.all([
       open(row.customer),
       open(row.description),
       open(row.telephony),
@@ -22,8 +29,10 @@ export class TicketPresenter {
       open(row.feedback),
       open(row.notes ?? []),
       open(row.escalations ?? []),
+      // An as-of state rebuilt from before the erasure has no erasure in it, but nothing opens.
+      row.personalDataErasedAt === null ? this.personal.isErased(row.customerId) : Promise.resolve(true),
     ]);
-    return {
+    const ticket = {
       id: row.id,
       status: row.status,
       channel: row.channel,
@@ -45,10 +54,12 @@ export class TicketPresenter {
       notes,
       escalations,
       closure: row.closure ?? null,
+      personalDataErased: erasedInVault,
       clocks: viewClocks(row.clocks, at ?? this.clock.now(), policyByVersion),
       revision: row.revision,
       receivedAt: new Date(row.receivedAt).toISOString(),
       updatedAt: new Date(row.updatedAt).toISOString(),
-    };
+    } as Parameters<typeof maskTicket>[0] & Record<string, unknown>;
+    return seesPersonalData(viewer) ? ticket : maskTicket(ticket);
   }
 }

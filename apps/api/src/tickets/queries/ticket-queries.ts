@@ -28,8 +28,12 @@ export class TicketQueries {
     return this.dataSource.getRepository(TicketRow).findOneBy({ id });
   }
 
-  async page(query: ListTicketsQuery): Promise<{ items: TicketRow[]; nextCursor: string | null }> {
-    const filters = { status: query.status, category: query.category, assignee: query.assignee, customerId: query.customerId };
+  /**
+   * @param openedBy only the tickets this API key opened (a `service` key's view, api.md "Roles");
+   *   part of the filters the cursor is bound to, so one key's cursor pages nobody else's list.
+   */
+  async page(query: ListTicketsQuery, openedBy?: string): Promise<{ items: TicketRow[]; nextCursor: string | null }> {
+    const filters = { status: query.status, category: query.category, assignee: query.assignee, customerId: query.customerId, openedBy };
     const clockFilters = { breached: query.breached, dueBefore: query.dueBefore };
     const filterHash = createHash('sha256').update(JSON.stringify({ ...filters, ...clockFilters })).digest('base64url').slice(0, 16);
     const limit = query.limit ?? DEFAULT_PAGE_LIMIT;
