@@ -54,6 +54,8 @@ describeWithKafka('erasure of a customer’s personal data', (brokers) => {
     let customerId: string;
     let tickets: { received: string; archived: string; closed: string };
     let bystander: string;
+    /** The customer's ticket opened after the first erasure. */
+    let returning: string;
     let erasure: { status: number; body: Record<string, unknown> };
 
     beforeAll(async () => {
@@ -173,6 +175,25 @@ describeWithKafka('erasure of a customer’s personal data', (brokers) => {
       });
     });
 
+    it('takes a new ticket from the customer when they come back, and erases it too when asked again', async () => {
+      const again = await t.as('agent')
+        .post('/v1/tickets')
+        .send({ channel: 'phone', customer: { name: PLAIN.name, phone: PLAIN.phone }, description: PLAIN.description })
+        .expect(201);
+      returning = again.body.ticketId;
+      const fresh = (await t.as('agent').get(`/v1/tickets/${returning}`).expect(200)).body;
+      // The same phone gives the same pseudonymous customer, whose erased tickets stay erased.
+      expect(fresh).toMatchObject({ customerId, customer: { name: PLAIN.name, phone: PLAIN.phone }, description: PLAIN.description, personalDataErased: false });
+      expect((await t.as('agent').get(`/v1/tickets/${tickets.archived}`).expect(200)).body).toMatchObject({ customer: { name: null }, personalDataErased: true });
+
+      t.clock.advance(MIN);
+      const second = (await t.as('admin').delete(`/v1/customers/${customerId}/personal-data`).expect(200)).body;
+      expect(second).toEqual({ customerId, tickets: expect.arrayContaining([...ids(), returning]), recorded: 1, erasedAt: t.clock.now().toISOString() });
+      expect(await erasedEvents(returning)).toHaveLength(1);
+      for (const id of ids()) expect(await erasedEvents(id)).toHaveLength(1);
+      expect((await t.as('agent').get(`/v1/tickets/${returning}`).expect(200)).body).toMatchObject({ customer: { name: null, phone: null }, description: null, personalDataErased: true });
+    });
+
     it('keeps the SLA watcher working on an erased ticket', async () => {
       t.clock.advance(HOUR);
       const watcher = t.app.get(SlaWatcher);
@@ -190,7 +211,7 @@ describeWithKafka('erasure of a customer’s personal data', (brokers) => {
     });
 
     it('still verifies every chain: the hashes cover the ciphertext, which stays', async () => {
-      for (const id of [...ids(), bystander]) {
+      for (const id of [...ids(), returning, bystander]) {
         const events = await stream(id);
         expect(verifyChain(events)).toMatchObject({ valid: true, events: events.length });
         const verification = (await t.as('auditor').get(`/v1/tickets/${id}/verification`).expect(200)).body;
@@ -207,7 +228,7 @@ describeWithKafka('erasure of a customer’s personal data', (brokers) => {
       const [erased] = (await t.infrastructure.dataSource.query(`SELECT count(*)::int AS n FROM tickets WHERE customer_id = $1 AND personal_data_erased_at IS NOT NULL AND description IS NULL`, [
         customerId,
       ])) as Array<{ n: number }>;
-      expect(erased!.n).toBe(3);
+      expect(erased!.n).toBe(4);
     });
 
     it('leaves the clear values nowhere: no table, no log line, no record the relay published', async () => {

@@ -15,7 +15,8 @@ export interface DataKeyCacheOptions {
  * Unwrapped data keys, least recently used first out, so a busy read path does not query and
  * unwrap per field. A live entry is trusted for `ttlMs` only: that bounds how long a key erased
  * by another instance still opens values here. Erasure is permanent, so an erased entry never
- * expires and is never replaced by a live one (a load that raced a local `erase`).
+ * expires and is never replaced by a live entry of the same key (a load that raced a local
+ * `erase`); only the customer's next key replaces it.
  */
 export class DataKeyCache {
   private readonly entries = new Map<string, { readonly value: CustomerKeyState; readonly loadedAtMs: number }>();
@@ -44,7 +45,10 @@ export class DataKeyCache {
   }
 
   remember(customerId: string, value: CustomerKeyState): void {
-    if (value.state === 'live' && this.entries.get(customerId)?.value.state === 'erased') return;
+    const cached = this.entries.get(customerId)?.value;
+    // A live load of the very key erased here raced the erasure: the erasure stands. A live key
+    // of another id is the customer's next key (they came back after an erasure).
+    if (value.state === 'live' && cached?.state === 'erased' && cached.keyId === value.keyId) return;
     this.entries.delete(customerId);
     this.entries.set(customerId, { value, loadedAtMs: this.options.now().getTime() });
     while (this.entries.size > this.options.maxEntries) {

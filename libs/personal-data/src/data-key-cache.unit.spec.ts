@@ -44,6 +44,13 @@ describe('DataKeyCache', () => {
     expect(cache.get('a')).toEqual({ state: 'erased', keyId: 'ka' });
   });
 
+  it('takes the customer’s next key after an erasure (they came back)', () => {
+    const { cache } = cacheWithClock(10, 60_000);
+    cache.remember('a', { state: 'erased', keyId: 'ka' });
+    cache.remember('a', live('kb'));
+    expect(cache.get('a')?.keyId).toBe('kb');
+  });
+
   it('forgets an evicted customer', () => {
     const { cache } = cacheWithClock(10, 60_000);
     cache.remember('a', live('ka'));

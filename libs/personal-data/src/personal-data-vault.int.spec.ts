@@ -7,7 +7,6 @@ import { describeWithPostgres, freshPgSchema, freshPglite } from '#test-support'
 import {
   CustomerKeyNotFoundError,
   MasterKeyMismatchError,
-  PersonalDataErasedError,
   PersonalDataTamperedError,
 } from './errors.js';
 import { PersonalDataVault } from './personal-data-vault.js';
@@ -135,7 +134,7 @@ function vaultContract(openBackend: () => Promise<Backend>): void {
     await expect(newVault({ masterKey: randomBytes(32) }).seal(customerId, name)).rejects.toThrow(MasterKeyMismatchError);
   });
 
-  it('erases by destroying the key: opens answer null, nothing new is sealed, the stored rows reveal nothing', async () => {
+  it('erases by destroying the key: opens answer null, the stored rows reveal nothing', async () => {
     const customerId = newCustomer();
     const vault = newVault();
     const sealed = await vault.sealFields(customerId, { name, phone, description });
@@ -170,8 +169,6 @@ function vaultContract(openBackend: () => Promise<Backend>): void {
 
     expect(await vault.open(customerId, sealed.name)).toBeNull();
     expect(await newVault().openFields(customerId, sealed)).toEqual({ name: null, phone: null, description: null });
-    await expect(vault.seal(customerId, name)).rejects.toThrow(PersonalDataErasedError);
-    await expect(newVault().sealFields(customerId, { name })).rejects.toThrow(PersonalDataErasedError);
 
     nowMs += 60_000;
     // A repeated erasure keeps the first one's time.
@@ -189,6 +186,55 @@ function vaultContract(openBackend: () => Promise<Backend>): void {
       erased_at: expect.any(String),
     });
     expect(JSON.parse(stored.split('\n')[0]).data).toEqual(sealed);
+  });
+
+  it('gives a customer who comes back after an erasure a new key: the erased values stay null everywhere, the new ones open and can be erased again', async () => {
+    const customerId = newCustomer();
+    const vault = newVault();
+    const before = await vault.sealFields(customerId, { name, phone });
+    const erasedAt = now().toISOString();
+    await vault.erase(customerId);
+    const other = newVault();
+    expect(await other.open(customerId, before.name)).toBeNull();
+
+    nowMs += 60_000;
+    const after = await vault.seal(customerId, description);
+    expect(after.kid).not.toBe(before.name.kid);
+    expect(await vault.isErased(customerId)).toBe(false);
+    for (const reader of [vault, other, newVault()]) {
+      expect(await reader.open(customerId, after)).toBe(description);
+      expect(await reader.openFields(customerId, { ...before, description: after })).toEqual({ name: null, phone: null, description });
+    }
+    // The destroyed key's ids and times are kept (no key material), the customer's row holds the new key.
+    expect(await db.query('SELECT key_id::text AS key_id, customer_id FROM erased_customer_keys WHERE customer_id = $1', [customerId])).toEqual([
+      { key_id: before.name.kid, customer_id: customerId },
+    ]);
+    const [erasedRow] = await db.query<{ erased_at: Date }>('SELECT erased_at FROM erased_customer_keys WHERE customer_id = $1', [customerId]);
+    expect(new Date(erasedRow!.erased_at).toISOString()).toBe(erasedAt);
+    // Sealing again, from an instance that still caches the erased key, uses the same new key.
+    expect((await other.seal(customerId, phone)).kid).toBe(after.kid);
+
+    await newVault().erase(customerId);
+    expect(await newVault().open(customerId, after)).toBeNull();
+    expect(await newVault().openFields(customerId, before)).toEqual({ name: null, phone: null });
+    expect(await newVault().isErased(customerId)).toBe(true);
+    // A value naming a key that is neither theirs now nor one of their erased ones is still refused.
+    await expect(newVault().open(customerId, { ...after, kid: randomUUID() })).resolves.toBeNull();
+    const live = newCustomer();
+    await vault.seal(live, name);
+    await expect(newVault().open(live, { ...after, kid: randomUUID() })).rejects.toThrow(PersonalDataTamperedError);
+  });
+
+  it('agrees on one new key when instances race to seal for a customer who came back', async () => {
+    const customerId = newCustomer();
+    await newVault().seal(customerId, name);
+    const instances = Array.from({ length: 5 }, () => newVault());
+    for (const instance of instances) await instance.seal(customerId, name);
+    await newVault().erase(customerId);
+    for (const instance of instances) await instance.erase(customerId);
+    const sealed = await Promise.all(instances.flatMap((instance) => [instance.seal(customerId, phone), instance.seal(customerId, description)]));
+    expect(new Set(sealed.map((s) => s.kid)).size).toBe(1);
+    expect(await db.query('SELECT count(*)::int AS n FROM erased_customer_keys WHERE customer_id = $1', [customerId])).toEqual([{ n: 1 }]);
   });
 
   it('answers null when erasing a customer that never had a key, and creates nothing', async () => {

@@ -33,6 +33,19 @@ CREATE TABLE IF NOT EXISTS customer_keys (
   CONSTRAINT customer_keys_erased_iff_destroyed CHECK ((erased_at IS NULL) = (wrapped_key IS NOT NULL))
 )`;
 
+/**
+ * The keys of customers who came back after an erasure: when a new value must be sealed for an
+ * erased customer, their destroyed key moves here (ids and times only, no key material) and
+ * `customer_keys` takes their next key. A value sealed under a key listed here opens as `null`.
+ */
+export const ERASED_CUSTOMER_KEYS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS erased_customer_keys (
+  key_id uuid PRIMARY KEY,
+  customer_id text NOT NULL,
+  created_at timestamptz NOT NULL,
+  erased_at timestamptz NOT NULL
+)`;
+
 export const DEFAULT_KEY_CACHE_SIZE = 10_000;
 export const DEFAULT_KEY_CACHE_TTL_MS = 60_000;
 
@@ -68,6 +81,12 @@ export type OpenedFields<T> = {
 
 type LiveKey = Extract<CustomerKeyState, { state: 'live' }>;
 
+/** How often one seal renews a key that keeps being erased under it before it gives up. */
+const MAX_RENEWALS = 3;
+/** Destroyed keys remembered per instance, so values of erased tickets open (as null) without a query. */
+const RETIRED_KEYS_REMEMBERED = 10_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 interface CustomerKeyRow {
   readonly key_id: string;
   readonly wrapped_key: string | null;
@@ -96,6 +115,8 @@ export class PersonalDataVault {
   private readonly master: KeyObject;
   private readonly now: () => Date;
   private readonly cache: DataKeyCache;
+  /** Destroyed keys a newer key replaced: key id → customer id. */
+  private readonly retired = new Map<string, string>();
 
   constructor(options: PersonalDataVaultOptions) {
     this.db = options.db;
@@ -110,23 +131,25 @@ export class PersonalDataVault {
 
   /** Creates `customer_keys` when missing; safe to run from several instances at once. */
   async ensureSchema(): Promise<void> {
-    try {
-      await this.db.query(CUSTOMER_KEYS_SCHEMA);
-    } catch (error) {
-      // Two sessions racing through CREATE TABLE IF NOT EXISTS: the loser trips over the
-      // winner's catalog rows (unique violation on pg_type, duplicate table, or "type already
-      // exists", 42710); the table exists.
-      const code = (error as { code?: unknown }).code;
-      if (code !== '23505' && code !== '42P07' && code !== '42710') throw error;
+    for (const schema of [CUSTOMER_KEYS_SCHEMA, ERASED_CUSTOMER_KEYS_SCHEMA]) {
+      try {
+        await this.db.query(schema);
+      } catch (error) {
+        // Two sessions racing through CREATE TABLE IF NOT EXISTS: the loser trips over the
+        // winner's catalog rows (unique violation on pg_type, duplicate table, or "type already
+        // exists", 42710); the table exists.
+        const code = (error as { code?: unknown }).code;
+        if (code !== '23505' && code !== '42P07' && code !== '42710') throw error;
+      }
     }
   }
 
   /**
    * Seals one personal field for `customerId`, creating the customer's data key on first use.
    * Two instances sealing a new customer's first values at once agree on one key: the insert
-   * does nothing on conflict and the loser reads the winner's row.
-   *
-   * @throws PersonalDataErasedError when the customer's personal data was erased.
+   * does nothing on conflict and the loser reads the winner's row. A customer whose data was
+   * erased and who comes back gets a new key: what was erased stays erased, what they tell us
+   * now is theirs to have erased again.
    */
   async seal(customerId: string, plaintext: string): Promise<SealedValue> {
     assertCustomerId(customerId);
@@ -138,8 +161,6 @@ export class PersonalDataVault {
   /**
    * Seals several fields of one customer with one key lookup, e.g. `{ name, phone, email }`;
    * fields that are `undefined` are left out.
-   *
-   * @throws PersonalDataErasedError when the customer's personal data was erased.
    */
   async sealFields<T extends { readonly [K in keyof T]: string | undefined }>(
     customerId: string,
@@ -170,7 +191,7 @@ export class PersonalDataVault {
   async open(customerId: string, sealed: SealedValue): Promise<string | null> {
     assertCustomerId(customerId);
     assertSealed(customerId, sealed);
-    const key = await this.keyForOpening(customerId);
+    const key = await this.keyForOpening(customerId, sealed.kid);
     return key.state === 'erased' ? null : openSealed(key, customerId, sealed);
   }
 
@@ -185,18 +206,19 @@ export class PersonalDataVault {
     );
     for (const [, value] of entries) assertSealed(customerId, value);
     const opened: Record<string, string | null> = {};
-    if (entries.length === 0) return opened as OpenedFields<T>;
-    const key = await this.keyForOpening(customerId);
-    for (const [name, value] of entries) opened[name] = key.state === 'erased' ? null : openSealed(key, customerId, value);
+    for (const [name, value] of entries) {
+      const key = await this.keyForOpening(customerId, value.kid);
+      opened[name] = key.state === 'erased' ? null : openSealed(key, customerId, value);
+    }
     return opened as OpenedFields<T>;
   }
 
   /**
    * Erases the customer's personal data by destroying their data key (crypto-shredding): the
    * wrapped key becomes NULL and `erased_at` is stamped, so no instance can open their values
-   * again once its cache entry expires (this instance: at once), and nothing new can be sealed
-   * for them. Idempotent. A customer's very first seal racing their erasure may win and create a
-   * live key afterwards; erasure requests name customers that already have tickets.
+   * again once its cache entry expires (this instance: at once). Idempotent. A value sealed after
+   * it goes under a new key (`seal`). A customer's very first seal racing their erasure may win
+   * and create a live key afterwards; erasure requests name customers that already have tickets.
    *
    * @returns when the customer's data key was destroyed — now, or by an earlier call, whose time
    *   stands — or null when nothing was ever sealed for them.
@@ -217,9 +239,9 @@ export class PersonalDataVault {
   }
 
   /**
-   * Whether the customer's personal data was erased (their data key destroyed), as far as this
-   * instance can tell: a key erased by another instance counts once the cached entry expires.
-   * False for a customer nothing was ever sealed for.
+   * Whether the customer's current data key is destroyed (erased, and nothing sealed for them
+   * since), as far as this instance can tell: a key erased by another instance counts once the
+   * cached entry expires. False for a customer nothing was ever sealed for.
    */
   async isErased(customerId: string): Promise<boolean> {
     assertCustomerId(customerId);
@@ -230,17 +252,90 @@ export class PersonalDataVault {
   }
 
   private async keyForSealing(customerId: string): Promise<LiveKey> {
-    const key = this.cache.get(customerId) ?? (await this.loadOrCreate(customerId));
+    let key = this.cache.get(customerId) ?? (await this.loadOrCreate(customerId));
+    // Each round either renews the erased key or finds the key another instance renewed it to;
+    // one erased again in between sends it round once more.
+    for (let round = 0; key.state === 'erased' && round < MAX_RENEWALS; round++) key = await this.renew(customerId, key.keyId);
     if (key.state === 'erased') throw new PersonalDataErasedError(customerId);
     return key;
   }
 
-  private async keyForOpening(customerId: string): Promise<CustomerKeyState> {
+  /**
+   * The key that opens a value sealed under `kid`: the customer's current key (cached, or read
+   * again when the value names another — the customer may have a newer one by now), or an erased
+   * state for a key destroyed before the customer came back.
+   */
+  private async keyForOpening(customerId: string, kid: string): Promise<CustomerKeyState> {
     const cached = this.cache.get(customerId);
-    if (cached !== undefined) return cached;
+    if (cached?.keyId === kid) return cached;
+    const erased: CustomerKeyState = { state: 'erased', keyId: kid };
+    if (cached === undefined) {
+      const current = await this.currentKey(customerId);
+      if (current.keyId === kid) return current;
+      return UUID.test(kid) && (await this.isRetired(customerId, kid)) ? erased : current;
+    }
+    if (UUID.test(kid) && (await this.isRetired(customerId, kid))) return erased;
+    // Not the key cached here: the customer may have a newer one by now. A value naming neither
+    // fails `openSealed`'s key check as tampered (or opens as null once they are erased).
+    return this.currentKey(customerId);
+  }
+
+  private async currentKey(customerId: string): Promise<CustomerKeyState> {
     const row = await this.selectKey(customerId);
     if (row === undefined) throw new CustomerKeyNotFoundError(customerId);
     return this.remember(customerId, row);
+  }
+
+  /** Whether `kid` is one of the customer's destroyed keys that a newer key replaced. */
+  private async isRetired(customerId: string, kid: string): Promise<boolean> {
+    if (this.retired.get(kid) === customerId) return true;
+    const rows = await this.db.query('SELECT 1 FROM erased_customer_keys WHERE key_id = $1 AND customer_id = $2', [kid, customerId]);
+    if (rows.length === 0) return false;
+    // Erasure is permanent: remembered for good, within a bound.
+    this.retired.set(kid, customerId);
+    if (this.retired.size > RETIRED_KEYS_REMEMBERED) this.retired.delete(this.retired.keys().next().value!);
+    return true;
+  }
+
+  /**
+   * A customer whose key `erasedKeyId` was destroyed needs a value sealed (they came back): one
+   * statement moves the destroyed key's ids and times to `erased_customer_keys` and gives the
+   * customer's row a new key. The row is locked first, so of two instances renewing at once one
+   * renews and the other finds nothing to renew and reads the winner's key.
+   */
+  private async renew(customerId: string, erasedKeyId: string): Promise<CustomerKeyState> {
+    const keyId = randomUUID();
+    const { key, raw } = generateDataKey();
+    let wrapped: string;
+    try {
+      wrapped = wrapDataKey(this.master, customerId, keyId, raw);
+    } finally {
+      raw.fill(0);
+    }
+    const renewed = await this.db.query<{ key_id: string }>(
+      `WITH retired AS (
+         SELECT key_id, created_at, erased_at FROM customer_keys
+          WHERE customer_id = $1 AND key_id = $2 AND wrapped_key IS NULL
+          FOR UPDATE
+       ), kept AS (
+         INSERT INTO erased_customer_keys (key_id, customer_id, created_at, erased_at)
+         SELECT key_id, $1, created_at, erased_at FROM retired
+         ON CONFLICT (key_id) DO NOTHING
+       )
+       UPDATE customer_keys k SET key_id = $3, wrapped_key = $4, created_at = $5::timestamptz, erased_at = NULL
+         FROM retired WHERE k.customer_id = $1 AND k.key_id = retired.key_id
+       RETURNING k.key_id`,
+      [customerId, erasedKeyId, keyId, wrapped, this.now().toISOString()],
+    );
+    this.retired.set(erasedKeyId, customerId);
+    if (renewed.length === 1) {
+      const created: CustomerKeyState = { state: 'live', keyId, key };
+      this.cache.remember(customerId, created);
+      return this.cache.get(customerId) ?? created;
+    }
+    const current = await this.selectKey(customerId);
+    if (current === undefined) throw new PersonalDataError(`the data key of customer ${customerId} vanished while it was renewed`);
+    return this.remember(customerId, current);
   }
 
   /**

@@ -4,8 +4,8 @@ import { isSealedValue, type SealedValue } from '#ticket-domain';
 
 /**
  * Seals personal fields before they enter an event, and opens them for a response
- * (design.md: personal data never enters an event in clear). An erased customer's fields
- * open as `null`.
+ * (design.md: personal data never enters an event in clear). A field sealed under an erased
+ * customer key opens as `null`.
  */
 @Injectable()
 export class PersonalFields {
@@ -18,11 +18,6 @@ export class PersonalFields {
 
   async open(customerId: string, sealed: SealedValue): Promise<string | null> {
     return this.vault.open(customerId, sealed);
-  }
-
-  /** Whether the customer's personal data was erased: their fields open as `null` for good. */
-  isErased(customerId: string): Promise<boolean> {
-    return this.vault.isErased(customerId);
   }
 
   /** A copy of `value` with every sealed value inside it opened (history `?reveal=true`). */

@@ -21,7 +21,7 @@ export class TicketPresenter {
 
   async present(row: TicketRow, viewer: Principal | undefined, at?: Date): Promise<Record<string, unknown>> {
     const open = this.personal.openDeep.bind(this.personal, row.customerId);
-    const [customer, description, telephony, resolution, feedback, notes, escalations, erasedInVault] = await Promise.all([
+    const [customer, description, telephony, resolution, feedback, notes, escalations] = await Promise.all([
       open(row.customer),
       open(row.description),
       open(row.telephony),
@@ -29,9 +29,10 @@ export class TicketPresenter {
       open(row.feedback),
       open(row.notes ?? []),
       open(row.escalations ?? []),
-      // An as-of state rebuilt from before the erasure has no erasure in it, but nothing opens.
-      row.personalDataErasedAt === null ? this.personal.isErased(row.customerId) : Promise.resolve(true),
     ]);
+    // Every ticket has a name, which opens as null only once erased: that also tells an as-of
+    // state rebuilt from before the erasure event, whose sealed values no longer open either.
+    const erased = row.personalDataErasedAt !== null || (customer as { name: string | null }).name === null;
     const ticket = {
       id: row.id,
       status: row.status,
@@ -54,7 +55,7 @@ export class TicketPresenter {
       notes,
       escalations,
       closure: row.closure ?? null,
-      personalDataErased: erasedInVault,
+      personalDataErased: erased,
       clocks: viewClocks(row.clocks, at ?? this.clock.now(), policyByVersion),
       revision: row.revision,
       receivedAt: new Date(row.receivedAt).toISOString(),
