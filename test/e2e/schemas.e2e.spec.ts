@@ -91,6 +91,9 @@ describe('GET /v1/schemas: the published schemas hold every event the API record
       .body.ticketId as string;
     await t.as().post(`/v1/tickets/${duplicate}/closure`).send({ reason: 'duplicate', duplicateOf: id }).expect(200);
     await t.as().post(`/v1/tickets/${duplicate}/archive`).send({}).expect(200);
+    // The duplicate's customer (by email) has their personal data erased: ticket.personal-data-erased.
+    const { customerId } = (await t.as().get(`/v1/tickets/${duplicate}`).expect(200)).body;
+    await t.as().delete(`/v1/customers/${customerId}/personal-data`).expect(200);
 
     const served = (await t.as().get('/v1/schemas').expect(200)).body.schemas as ServedSchema[];
     const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
