@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only name1,name2]`: the performance figures of issues 3, 4 and 5,
+ * `npm run bench [-- --quick] [-- --only name1,name2]`: the performance figures of issues 3 to 6,
  * measured against the PostgreSQL of DATABASE_URL in a fresh database that is dropped at the
  * end (also on failure and Ctrl-C). Prints a table and writes bench/results/latest.json.
  * docs/performance.md says what each figure measures.
@@ -15,6 +15,7 @@ import { BenchContext, Cleanup, FULL, QUICK, type Figure, type PhaseResult } fro
 import { e2eKafka, kafkaUnavailable, relayDrain } from './phases/kafka.js';
 import { catchUp, rebuild, seedEvents, type Seeded } from './phases/read-side.js';
 import { restClosedLoop, restOpenLoop, SERVICE_LOG, ServiceUnderTest } from './phases/rest.js';
+import { AUTH_SERVICE_LOG, auditVerify, authOverhead } from './phases/security.js';
 import { slaBreachLag, slaClaim } from './phases/sla.js';
 import { rawInsert, storeAppend } from './phases/writes.js';
 import { FIGURES, phasesFor, selectFigures } from './report/figures.js';
@@ -54,7 +55,8 @@ const HELP = `npm run bench [-- --quick] [-- --only name1,name2]
 
   --quick        every figure at a tenth of its size (durations, seeded events); figures tagged quick
   --only LIST    run only these figures (a name, or a prefix such as rest.create.r1000 or store.append;
-                 kafka = issue 5's figures, relay.drain and e2e.kafka.*)
+                 kafka = issue 5's figures, relay.drain and e2e.kafka.*; security = issue 6's,
+                 auth.overhead and audit.verify.*)
   --profile-service
                  run the service under test with node --cpu-prof; the profile lands in
                  $TMPDIR/ticketflow-bench-profiles (open it in Chrome DevTools or speedscope)
@@ -241,6 +243,21 @@ async function main(): Promise<number> {
           result = await e2eKafka(ctx, adminUrl, rate);
           break;
         }
+        case 'auth.overhead': {
+          // Services of its own, one per window, with and without authentication.
+          await service?.stop();
+          service = undefined;
+          log(`auth.overhead: rest.create.c64 without and with authentication, alternating, a fresh service per window (${AUTH_SERVICE_LOG}), ${window}`);
+          result = await authOverhead(ctx, 64);
+          // One row per window in the CPU table, so a window a neighbour disturbed shows in its "other" column.
+          const windows = (result.diagnostics.windows ?? []) as Array<Record<string, unknown>>;
+          windows.forEach((w, i) => (diagnostics[`auth.overhead ${i + 1} ${w.authentication === 'required' ? 'with key' : 'no auth'}`] = w));
+          break;
+        }
+        case 'audit.verify':
+          log(`audit.verify: ${settings.quick ? '1,000' : '10,000'} events of ${settings.quick ? 100 : 1_000} tickets, read and verified stream by stream`);
+          result = await auditVerify(ctx);
+          break;
       }
       for (const figure of result.figures) {
         if (!selected.has(figure.name)) continue;

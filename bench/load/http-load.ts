@@ -51,6 +51,7 @@ async function run(config: LoadConfig): Promise<LoadResult> {
   let next = 0;
   let inFlight = 0;
   let maxInFlight = 0;
+  const authorization = config.authorization ? { authorization: config.authorization } : {};
   const backdate = config.backdate;
   let backdated = 0;
   /** The next body; every backdated one gets its `receivedAt` now, as it is sent. */
@@ -79,7 +80,7 @@ async function run(config: LoadConfig): Promise<LoadResult> {
           port: url.port,
           path: url.pathname,
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'content-length': body.length },
+          headers: { 'content-type': 'application/json', 'content-length': body.length, ...authorization },
         },
         (response) => {
           response.resume();

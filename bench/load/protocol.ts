@@ -24,6 +24,8 @@ export interface LoadConfig {
   /** Size of the customer population the bodies draw from. */
   readonly customers: number;
   readonly seed: number;
+  /** `Authorization` sent with every request (e.g. `Bearer <API key>`); none when absent. */
+  readonly authorization?: string;
   /**
    * Backdated tickets: this share of the requests carries a `receivedAt` this far (min, max ms,
    * uniform) before the moment it is sent, so their SLA clocks fall due soon after.

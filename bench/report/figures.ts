@@ -15,6 +15,8 @@ export const PHASES = [
   'sla.claim',
   'sla.breach',
   'e2e.kafka',
+  'auth.overhead',
+  'audit.verify',
 ] as const;
 export type PhaseName = (typeof PHASES)[number];
 
@@ -34,7 +36,7 @@ export interface FigureSpec {
   readonly groups?: readonly string[];
 }
 
-/** issue 3's and issue 4's tables, with their targets (they apply to full runs on the 2-core CI machine). */
+/** issues 3 to 6's tables, with their targets (they apply to full runs on the 2-core CI machine). */
 export const FIGURES: readonly FigureSpec[] = [
   { name: 'raw.insert.w1', unit: 'commits/s', phase: 'raw.w1', what: 'single-row INSERT commits/s into an events-shaped table, 1 connection (the ceiling)' },
   { name: 'raw.insert.w32', unit: 'commits/s', phase: 'raw.w32', what: 'the same from 32 connections' },
@@ -111,6 +113,23 @@ export const FIGURES: readonly FigureSpec[] = [
   },
   { name: 'e2e.kafka.p99_ms', unit: 'ms', phase: 'e2e.kafka', target: { kind: 'below', value: 250 }, groups: ['kafka'], what: 'the same, 99th percentile' },
   { name: 'e2e.kafka.count', unit: 'events', phase: 'e2e.kafka', groups: ['kafka'], what: "the window's tickets answered 201 whose event was awaited (missing ones count at the time waited)" },
+  // issue 6
+  {
+    name: 'auth.overhead',
+    unit: '%',
+    phase: 'auth.overhead',
+    target: { kind: 'below', value: 10 },
+    groups: ['security'],
+    what: 'rest.create.c64 without authentication ÷ with a service key, − 1: median of pairs run in alternating order, each on a fresh service',
+  },
+  {
+    name: 'audit.verify',
+    unit: 'events/s',
+    phase: 'audit.verify',
+    groups: ['security'],
+    what: 'a 10,000-event history (1,000 tickets × 10 events) read stream by stream and verified (verifyStream), one auditor',
+  },
+  { name: 'audit.verify.compute', unit: 'events/s', phase: 'audit.verify', groups: ['security'], what: 'the same envelopes verified alone, already in memory' },
 ];
 
 /**
