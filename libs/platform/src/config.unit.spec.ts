@@ -1,0 +1,59 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from './config.js';
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('loadConfig: authentication settings', () => {
+  it('defaults: keys required, /metrics public, rate limits the bench and tests do not reach', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      authentication: 'required',
+      metricsPublic: true,
+      rateLimitPerSecond: 1_000,
+      rateLimitBurst: 2_000,
+      unauthenticatedRateLimitPerSecond: 10,
+      unauthenticatedRateLimitBurst: 100,
+    });
+    expect(config.adminKey).toBeUndefined();
+  });
+
+  it('takes a well-formed TICKETFLOW_ADMIN_KEY, and refuses a malformed one in one line without echoing it', () => {
+    const key = 'a3f1c9e0b7d24f6a8c5e1b3d7f9a2c4e6b8d0f1a3c5e7b9d';
+    expect(loadConfig({ TICKETFLOW_ADMIN_KEY: key }).adminKey).toBe(key);
+    for (const bad of ['short-key', 'has spaces in it but is long enough to pass the length rule', `${'x'.repeat(31)}`, 'ключ'.repeat(10)]) {
+      const problems = problemsOf({ TICKETFLOW_ADMIN_KEY: bad });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^TICKETFLOW_ADMIN_KEY must be 32 to 512 characters/);
+      expect(problems[0]).not.toContain(bad);
+    }
+  });
+
+  it('allows TICKETFLOW_AUTH=disabled only on a loopback HOST and outside NODE_ENV=production', () => {
+    expect(loadConfig({ TICKETFLOW_AUTH: 'disabled', HOST: '127.0.0.1' }).authentication).toBe('disabled');
+    expect(problemsOf({ TICKETFLOW_AUTH: 'disabled' })).toEqual([expect.stringContaining('needs HOST set to a loopback address')]);
+    expect(problemsOf({ TICKETFLOW_AUTH: 'disabled', HOST: '::1', NODE_ENV: 'production' })).toEqual([
+      'TICKETFLOW_AUTH=disabled is refused with NODE_ENV=production',
+    ]);
+    expect(problemsOf({ TICKETFLOW_AUTH: 'off' })).toEqual(['TICKETFLOW_AUTH must be required or disabled, got "off"']);
+  });
+
+  it('reads the rate limits and METRICS_PUBLIC, each mistake in its own line', () => {
+    expect(loadConfig({ RATE_LIMIT_PER_SECOND: '50', RATE_LIMIT_BURST: '80', METRICS_PUBLIC: 'false' })).toMatchObject({
+      rateLimitPerSecond: 50,
+      rateLimitBurst: 80,
+      metricsPublic: false,
+    });
+    expect(problemsOf({ RATE_LIMIT_PER_SECOND: '0', UNAUTHENTICATED_RATE_LIMIT_BURST: 'many' })).toEqual([
+      'RATE_LIMIT_PER_SECOND must be a whole number from 1 to 1000000, got "0"',
+      'UNAUTHENTICATED_RATE_LIMIT_BURST must be a whole number from 1 to 10000000, got "many"',
+    ]);
+  });
+});
