@@ -137,9 +137,11 @@ describeWithKafka('erasure of a customer’s personal data', (brokers) => {
         const refused = await t.as(role).delete(`/v1/customers/${customerId}/personal-data`).expect(403);
         expect(refused.body.type).toBe('urn:ticketflow:problem:forbidden');
       }
-      const unknown = await t.as('admin').delete('/v1/customers/cus_NOBODY/personal-data').expect(404);
-      expect(unknown.headers['content-type']).toMatch(/^application\/problem\+json/);
-      expect(unknown.body.type).toBe('urn:ticketflow:problem:not-found');
+      for (const nobody of ['cus_NOBODY', 'not%20an%20id', '%00', 'x'.repeat(101)]) {
+        const unknown = await t.as('admin').delete(`/v1/customers/${nobody}/personal-data`).expect(404);
+        expect(unknown.headers['content-type']).toMatch(/^application\/problem\+json/);
+        expect(unknown.body.type).toBe('urn:ticketflow:problem:not-found');
+      }
     });
 
     it('shows every personal field as erased (null) in every read, to every role, and the other customer’s ticket as it was', async () => {

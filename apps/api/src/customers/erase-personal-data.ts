@@ -16,6 +16,11 @@ import { ticketStream } from '../tickets/ticket-command-runner.js';
 
 /** design.md: a command that meets a concurrent append re-reads and re-decides, up to 3 times. */
 const MAX_ATTEMPTS = 4;
+/**
+ * Every customer id a ticket can carry: a CRM id (the open-ticket body's rule) or a derived
+ * `cus_…` pseudonym, which the same characters spell.
+ */
+const CUSTOMER_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
 /** Events read at a time when looking for tickets the projector has not shown yet. */
 const UNPROJECTED_BATCH = 5_000;
 
@@ -164,8 +169,8 @@ export class ErasePersonalDataController {
     @CurrentPrincipal() principal?: Principal,
   ): Promise<ErasureSummary> {
     if (!principal) throw new ProblemException(problem('unauthenticated', 'this route needs an API key'));
-    // api.md: an id that matches nothing is 404, a malformed one too.
-    if (customerId.length > 200) throw new ProblemException(problem('not-found', 'no customer with this id'));
+    // api.md: an id that matches nothing is 404, a malformed one too — without touching the database.
+    if (!CUSTOMER_ID.test(customerId)) throw new ProblemException(problem('not-found', 'no customer with this id'));
     const { summary, readModelLag } = await this.eraser.erase(customerId, actorOf(principal));
     if (readModelLag) response.setHeader('Read-Model-Lag', 'true');
     return summary;
