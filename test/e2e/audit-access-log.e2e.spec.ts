@@ -85,6 +85,21 @@ describeOnEachDatabase('the auditors’ access log', (makeDatabase) => {
     expect(refused.body.type).toBe('urn:ticketflow:problem:forbidden');
   });
 
+  it('records the ticket reads an auditor makes: the ticket, the list, its history and its state as of a time', async () => {
+    const before = (await log()).length;
+    await t.as('auditor').get(`/v1/tickets/${ticket}`).expect(200);
+    await t.as('auditor').get('/v1/tickets?limit=5').expect(200);
+    await t.as('auditor').get(`/v1/tickets/${ticket}/history`).expect(200);
+    await t.as('auditor').get(`/v1/tickets/${ticket}/history?asOf=2026-03-01T08:00:00Z`).expect(200);
+    const entries = (await log('?limit=200')).slice(before);
+    expect(entries.map((e) => [e.route, e.params, e.query, e.status])).toEqual([
+      ['/v1/tickets/:id', { id: ticket }, {}, 200],
+      ['/v1/tickets', {}, { limit: '5' }, 200],
+      ['/v1/tickets/:id/history', { id: ticket }, {}, 200],
+      ['/v1/tickets/:id/history', { id: ticket }, { asOf: '2026-03-01T08:00:00Z' }, 200],
+    ]);
+  });
+
   it.each([
     ['?from=last-week', 'from'],
     ['?to=2026-13-45T00:00:00Z', 'to'],
