@@ -146,6 +146,13 @@ describeOnEachDatabase('the auditor’s tools', (makeDatabase) => {
       expect((await t.as('auditor').get(`/v1/audit/digests/${made.body.id}`).expect(200)).body).toEqual(made.body);
     });
 
+    it('POST takes no fields: one is a 400 naming it, and nothing is made', async () => {
+      const before = (await t.as('auditor').get('/v1/audit/digests?limit=200').expect(200)).body.items.length;
+      const refused = await t.as('auditor').post('/v1/audit/digests').send({ streams: ['ticket-x'] }).expect(400);
+      expect(refused.body.errors.map((e: { field: string }) => e.field)).toEqual(['streams']);
+      expect((await t.as('auditor').get('/v1/audit/digests?limit=200').expect(200)).body.items).toHaveLength(before);
+    });
+
     it('lists newest first, page by page', async () => {
       const all = (await t.as('auditor').get('/v1/audit/digests').expect(200)).body.items as Array<{ id: string; createdAt: string }>;
       expect(all.length).toBeGreaterThanOrEqual(3);

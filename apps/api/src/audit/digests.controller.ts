@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { headLine } from '#audit';
@@ -12,6 +12,9 @@ import { StreamedResponse } from './streamed-response.js';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Heads read per query while `…/heads` streams. */
 const HEADS_PAGE = 2_000;
+
+/** `POST /v1/audit/digests` takes no fields: `{}` or no body; any field is a 400 (api.md: unknown fields are rejected). */
+export class MakeDigestBody {}
 
 /**
  * Signed digests of every ticket stream's head (api.md "Queries", issue 6 item 3). Auditors (and
@@ -29,7 +32,11 @@ export class DigestsController {
   @Post()
   @HttpCode(201)
   @ApiCreatedResponse({ description: 'the digest made now: id, createdAt, streams, digest, statement, signature (Ed25519, base64), publicKeyFingerprint' })
-  async make(@CurrentPrincipal() principal: Principal | undefined, @Res({ passthrough: true }) response: Response): Promise<DigestRecord> {
+  async make(
+    @Body() _body: MakeDigestBody,
+    @CurrentPrincipal() principal: Principal | undefined,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<DigestRecord> {
     const made = (await this.digests.make({ trigger: 'on-demand', requestedBy: principal?.keyId ?? null }))!;
     response.setHeader('Location', `/v1/audit/digests/${made.id}`);
     return made;
