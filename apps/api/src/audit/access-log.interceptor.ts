@@ -1,7 +1,6 @@
-import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { Inject } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { LOGGER } from '#platform';
 import type { AuthenticatedRequest } from '../auth/roles.js';

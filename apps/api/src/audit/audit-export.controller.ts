@@ -2,10 +2,11 @@ import { Controller, Get, Inject, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsOptional, IsString, Length } from 'class-validator';
 import type { Response } from 'express';
+import type { Logger } from 'pino';
 import { chainHeadLine, endLine, envelopeLine } from '#audit';
 import type { SqlDatabase } from '#database';
 import type { EventEnvelope, EventStore } from '#event-store';
-import { EVENT_STORE, SQL_DATABASE } from '#platform';
+import { EVENT_STORE, LOGGER, SQL_DATABASE } from '#platform';
 import { TICKET_STREAM_PREFIX } from '#read-model';
 import { TicketNotFoundError, type FieldError } from '#ticket-domain';
 import { Allow } from '../auth/roles.js';
@@ -39,7 +40,12 @@ export class AuditExportQuery {
   to?: string;
 }
 
-type ExportScope = { readonly ticketId: string } | { readonly from: Date; readonly to: Date };
+interface TimeRange {
+  readonly from: Date;
+  readonly to: Date;
+}
+
+type ExportScope = { readonly ticketId: string } | TimeRange;
 
 /**
  * `GET /v1/audit/export` (api.md "Queries"): JSON Lines of stored envelopes, exactly as hashed,
@@ -53,6 +59,7 @@ export class AuditExportController {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(SQL_DATABASE) private readonly db: SqlDatabase,
+    @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
   private readonly ticketIds = new TicketIdPipe();
@@ -62,17 +69,18 @@ export class AuditExportController {
   @ApiOkResponse({ description: 'application/x-ndjson: envelopes, a {"kind":"chain-head"} line after each stream, {"kind":"end"} last' })
   async export(@Query() query: AuditExportQuery, @Res() response: Response): Promise<void> {
     const scope = this.scopeOf(query);
-    // A ticket's stream is read before the status line, so an unknown ticket is still a 404.
+    // A ticket's stream is read before the status line goes out, so an unknown ticket is still a 404.
     const ticketEvents = 'ticketId' in scope ? await this.store.readStream(ticketStream(scope.ticketId)) : undefined;
-    if (ticketEvents?.length === 0) throw new TicketNotFoundError('ticketId' in scope ? scope.ticketId : '');
+    if ('ticketId' in scope && ticketEvents?.length === 0) throw new TicketNotFoundError(scope.ticketId);
     response.status(200).type('application/x-ndjson');
     const out = new StreamedResponse(response);
     try {
-      const totals = ticketEvents ? await writeStream(out, ticketEvents, ticketEvents) : await this.writeRange(out, scope as { from: Date; to: Date });
+      const totals = ticketEvents ? await writeStream(out, ticketEvents, ticketEvents) : await this.writeRange(out, scope as TimeRange);
       if (!totals) return;
       await out.write(endLine(totals.streams, totals.events));
       out.end();
-    } catch {
+    } catch (error) {
+      this.log.error({ err: String(error) }, 'audit export failed midway; the connection is cut (the export lacks its end line)');
       out.abort();
     }
   }
@@ -81,7 +89,7 @@ export class AuditExportController {
    * Every ticket stream with an event recorded in [from, to): its events from the first to the
    * last so recorded (one unbroken piece of its chain), then its head as stored now.
    */
-  private async writeRange(out: StreamedResponse, range: { from: Date; to: Date }): Promise<{ streams: number; events: number } | undefined> {
+  private async writeRange(out: StreamedResponse, range: TimeRange): Promise<{ streams: number; events: number } | undefined> {
     const totals = { streams: 0, events: 0 };
     for (let after = ''; ; ) {
       const streams = await this.db.query<{ stream_id: string; first_revision: number; last_revision: number }>(

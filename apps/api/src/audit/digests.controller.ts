@@ -1,7 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { Logger } from 'pino';
 import { headLine } from '#audit';
+import { LOGGER } from '#platform';
 import { Allow, CurrentPrincipal, type Principal } from '../auth/roles.js';
 import { DEFAULT_PAGE_LIMIT, PageQuery } from '../http/page-query.js';
 import { problem, ProblemException, validationProblem } from '../http/problem.js';
@@ -27,6 +29,7 @@ export class DigestsController {
   constructor(
     private readonly digests: AuditDigests,
     private readonly signingKey: DigestSigningKey,
+    @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
   @Post()
@@ -37,6 +40,7 @@ export class DigestsController {
     @CurrentPrincipal() principal: Principal | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<DigestRecord> {
+    // Only a scheduled digest can find its interval taken; one on demand is always stored.
     const made = (await this.digests.make({ trigger: 'on-demand', requestedBy: principal?.keyId ?? null }))!;
     response.setHeader('Location', `/v1/audit/digests/${made.id}`);
     return made;
@@ -82,7 +86,8 @@ export class DigestsController {
         if (!(await out.write(page.map(headLine).join('')))) return;
         after = page[page.length - 1]!.streamId;
       }
-    } catch {
+    } catch (error) {
+      this.log.error({ err: String(error), digestId: digest.id }, 'digest heads failed midway; the connection is cut');
       out.abort();
       return;
     }
