@@ -115,6 +115,10 @@ describeOnEachDatabase('the auditor’s tools', (makeDatabase) => {
       expect(await schedule.runDue()).toBeUndefined();
       t.clock.advance(HOUR);
       expect(await schedule.runDue()).toMatchObject({ trigger: 'scheduled', createdAt: t.clock.now().toISOString() });
+      // Replicas running the schedule at once: one digest for the interval between them.
+      t.clock.advance(HOUR);
+      const racing = await Promise.all([schedule.runDue(), schedule.runDue(), schedule.runDue()]);
+      expect(racing.filter((digest) => digest !== undefined)).toHaveLength(1);
     });
 
     it('POST makes one on demand: every ticket stream’s head folded, signed with the operator’s key', async () => {
