@@ -100,6 +100,13 @@ describeOnEachDatabase('the auditors’ access log', (makeDatabase) => {
     ]);
   });
 
+  it('records a hostile path too (U+0000 kept as U+FFFD), which then answers 404', async () => {
+    const before = (await log('?limit=200')).length;
+    await t.as('auditor').get('/v1/tickets/%00x/verification').expect(404);
+    const [entry] = (await log('?limit=200')).slice(before);
+    expect(entry).toMatchObject({ route: '/v1/tickets/:id/verification', path: '/v1/tickets/%00x/verification', params: { id: '\uFFFDx' }, status: 404 });
+  });
+
   it.each([
     ['?from=last-week', 'from'],
     ['?to=2026-13-45T00:00:00Z', 'to'],

@@ -77,9 +77,9 @@ export class AccessLog {
         principal.onBehalfOf ?? null,
         request.method,
         request.route,
-        request.path,
-        JSON.stringify(request.params),
-        JSON.stringify(request.query),
+        withoutNul(request.path),
+        jsonWithoutNul(request.params),
+        jsonWithoutNul(request.query),
         request.correlationId,
       ],
     );
@@ -106,6 +106,19 @@ export class AccessLog {
     );
     return { items: rows.slice(0, limit).map(toEntry), more: rows.length > limit };
   }
+}
+
+/**
+ * PostgreSQL text and jsonb cannot hold U+0000, which a decoded path parameter may carry
+ * (`/v1/tickets/%00/…`): it is logged as U+FFFD, so a hostile request is recorded (and then
+ * answered by its route, e.g. 404) rather than failing the log and the request with it.
+ */
+function withoutNul(text: string): string {
+  return text.replaceAll('\0', '\uFFFD');
+}
+
+function jsonWithoutNul(value: unknown): string {
+  return JSON.stringify(value).replaceAll('\\u0000', '\\ufffd');
 }
 
 function toEntry(row: AccessLogRow): AccessLogEntry {
