@@ -24,6 +24,8 @@ type Authentication = 'disabled' | 'required';
 interface AuthWindow {
   readonly authentication: Authentication;
   readonly commandsPerSecond: number;
+  /** The service's CPU per appended event (one per command here): less swayed by a busy neighbour than throughput. */
+  readonly serviceCpuMsPerCommand: number;
   readonly diagnostics: Readonly<Record<string, unknown>>;
 }
 
@@ -59,12 +61,15 @@ export async function authOverhead(ctx: BenchContext, connections = 64): Promise
   const overheads = windows.map((pair) => (rate(pair, 'disabled') / rate(pair, 'required') - 1) * 100);
   const without = windows.map((pair) => rate(pair, 'disabled'));
   const withKey = windows.map((pair) => rate(pair, 'required'));
+  const cpuPerCommand = (authentication: Authentication) =>
+    windows.map((pair) => pair.find((w) => w.authentication === authentication)!.serviceCpuMsPerCommand);
   const name = `rest.create.c${connections}`;
   return {
     figures: [{ name: 'auth.overhead', value: round(median(overheads), 1), unit: '%' }],
     notes: [
       `auth.overhead: ${name} without authentication ${without.join(', ')} commands/s; with a service key ${withKey.join(', ')} commands/s`,
       `  (pairs in alternating order; per pair ${overheads.map((o) => `${round(o, 1)} %`).join(', ')}; the figure is their median). A negative figure is noise.`,
+      `  service CPU per command: without ${cpuPerCommand('disabled').join(', ')} ms; with a key ${cpuPerCommand('required').join(', ')} ms.`,
     ],
     diagnostics: {
       connections,
@@ -72,7 +77,8 @@ export async function authOverhead(ctx: BenchContext, connections = 64): Promise
       overheadPercentByPair: overheads.map((o) => round(o, 2)),
       withoutAuthentication: { commandsPerSecond: without, median: median(without) },
       withServiceKey: { commandsPerSecond: withKey, median: median(withKey) },
-      windows: windows.flat().map((w) => ({ authentication: w.authentication, commandsPerSecond: w.commandsPerSecond, ...w.diagnostics })),
+      serviceCpuMsPerCommand: { withoutAuthentication: cpuPerCommand('disabled'), withServiceKey: cpuPerCommand('required') },
+      windows: windows.flat().map((w) => ({ authentication: w.authentication, commandsPerSecond: w.commandsPerSecond, serviceCpuMsPerCommand: w.serviceCpuMsPerCommand, ...w.diagnostics })),
     },
   };
 }
@@ -102,7 +108,13 @@ async function authWindow(ctx: BenchContext, authentication: Authentication, con
       ...(authorization ? { authorization } : {}),
     });
     if (load.ok === 0) throw new Error(`auth.overhead (authentication ${authentication}): no command was answered 201: ${JSON.stringify(load.errorKinds)}`);
-    return { authentication, commandsPerSecond: Math.round(load.achievedRate), diagnostics: { ...load, server: server.summary, cpu } };
+    const { cpuSeconds, appendedEvents } = server.summary as { cpuSeconds: number; appendedEvents: number };
+    return {
+      authentication,
+      commandsPerSecond: Math.round(load.achievedRate),
+      serviceCpuMsPerCommand: round((cpuSeconds * 1000) / appendedEvents, 2),
+      diagnostics: { ...load, server: server.summary, cpu },
+    };
   } finally {
     await service.stop();
   }
