@@ -12,7 +12,7 @@ import { AccessLog } from './access-log.js';
  * one place for every route: registered as a global interceptor, it runs after the authentication
  * guard set `request.principal` and before the handler. The entry is written before the handler
  * runs — if it cannot be written the request fails (503) and nothing is read unlogged — and its status
- * is stamped when the answer has gone out (it stays null when the connection broke first).
+ * is stamped once the answer has gone out whole (it stays null when the connection broke first).
  * Requests without a principal, or of keys without the auditor role, are not recorded here.
  */
 @Injectable()
