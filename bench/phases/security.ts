@@ -8,6 +8,7 @@ import { verifyStream } from '#audit';
 import { PgDatabase } from '#database';
 import { PostgresEventStore, type EventEnvelope, type SealedEvent } from '#event-store';
 import { chain, TEN_EVENT_LIFE } from '../fixtures/tickets.js';
+import { CpuMeter } from '../infra/machine.js';
 import { round } from '../infra/stats.js';
 import type { BenchContext, PhaseResult } from './context.js';
 import { copyLine } from './read-side.js';
@@ -174,10 +175,14 @@ export async function auditVerify(ctx: BenchContext): Promise<PhaseResult> {
     verifyOnly(read);
     const withReads: number[] = [];
     const alone: number[] = [];
+    // The machine's CPU over the measured passes: the table's `other` column shows a busy neighbour.
+    const meter = new CpuMeter(ctx.database.name, { bench: process.pid });
+    meter.start();
     for (let pass = 0; pass < 3; pass++) {
       withReads.push((await readAndVerify()).seconds);
       alone.push(verifyOnly(read));
     }
+    const cpu = meter.stop();
     const verified = read.reduce((sum, envelopes) => sum + envelopes.length, 0);
     if (verified !== events) throw new Error(`audit.verify read ${verified} events back, ${events} were seeded`);
     const perSecond = (seconds: number) => Math.round(events / seconds);
@@ -194,6 +199,7 @@ export async function auditVerify(ctx: BenchContext): Promise<PhaseResult> {
         streams: streams.length,
         readAndVerifySeconds: withReads.map((s) => round(s, 3)),
         verifyOnlySeconds: alone.map((s) => round(s, 3)),
+        cpu,
       },
     };
   } finally {
