@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import type { EventEnvelope } from '#event-store';
@@ -185,6 +187,37 @@ describe('API keys, authentication and hardening (PGlite)', () => {
       expect(answer.headers['content-security-policy']).not.toContain('script-src');
     }
     expect(answers[4]!.headers['content-security-policy']).toContain("script-src 'self'");
+  });
+
+  it('refuses what would exhaust the stack or the parser in problem+json: deep nesting, a false Content-Encoding, a body cut short', async () => {
+    const before = await committedEventCount(t);
+    const deep = await t.as().post('/v1/tickets').set('Content-Type', 'application/json').send(`{"description":${'['.repeat(5000)}1${']'.repeat(5000)}}`);
+    expectProblem(deep, 400, 'validation');
+    expect(deep.body.errors[0]).toEqual({ field: `description${'[0]'.repeat(31)}`, message: 'must not nest deeper than 32 levels' });
+    const notGzip = await t.as().post('/v1/tickets').set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('{"channel":"phone"}');
+    expectProblem(notGzip, 400, 'validation');
+
+    // Bytes no client library sends: a Content-Length the body never reaches, on a socket of its own.
+    const server = t.app.getHttpServer() as Server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    let raw: string;
+    try {
+      const { port } = server.address() as AddressInfo;
+      raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.end(`POST /v1/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t.keyOf().token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"channel"`);
+        });
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => (answer += chunk.toString('utf8')));
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw).toMatch(/content-type: application\/problem\+json/i);
+    expect(await committedEventCount(t)).toBe(before);
   });
 
   it('never shows a stack trace, SQL or a path in an error body (an injected database failure)', async () => {

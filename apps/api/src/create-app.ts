@@ -12,6 +12,7 @@ import { ApiKeys1764810000000 } from './auth/api-keys.migration.js';
 import { AuthModule } from './auth/auth.module.js';
 import { Authenticator } from './auth/authenticator.js';
 import { TokenBuckets } from './auth/token-buckets.js';
+import { answerClientErrors } from './http/client-errors.js';
 import { installHttpPipeline } from './http/http-pipeline.js';
 import { describeProblems } from './http/openapi.js';
 import { ProblemFilter } from './http/problem.filter.js';
@@ -46,6 +47,7 @@ export async function createApp(deps: AppDependencies): Promise<INestApplication
     abortOnError: false,
   });
   app.getHttpAdapter().getInstance().disable('x-powered-by');
+  answerClientErrors(app.getHttpServer());
   const authenticator = new Authenticator(keys, config, clock, log);
   const limits = {
     perKey: new TokenBuckets(config.rateLimitPerSecond, config.rateLimitBurst, clock),

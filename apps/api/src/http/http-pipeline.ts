@@ -5,6 +5,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { requestContext, type Metrics } from '#platform';
 import { refusedUnauthenticated, type AuthenticatingRequest, type RateLimits } from '../auth/access.guard.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { FieldError } from '#ticket-domain';
 import { problem, ProblemException, validationProblem } from './problem.js';
 import { sendProblem } from './problem.filter.js';
 import { securityHeaders } from './security-headers.js';
@@ -67,12 +68,8 @@ export function installHttpPipeline(app: INestApplication, log: Logger, metrics:
     if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
       return next(new ProblemException(validationProblem([{ field: '', message: 'the body must be a JSON object' }])));
     }
-    const unstorable = [...unstorableStrings(req.body, ''), ...unstorableStrings(req.query, '')];
-    if (unstorable.length > 0) {
-      return next(
-        new ProblemException(validationProblem(unstorable.map((field) => ({ field, message: 'must not contain NUL characters or unpaired surrogates' })))),
-      );
-    }
+    const problems = [...unstorableStrings(req.body, '', 0), ...unstorableStrings(req.query, '', 0)];
+    if (problems.length > 0) return next(new ProblemException(validationProblem(problems)));
     next();
   });
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => sendProblem(res, error, log));
@@ -82,19 +79,25 @@ function hasBody(req: Request): boolean {
   return Number(req.header('content-length') ?? 0) > 0 || req.header('transfer-encoding') !== undefined;
 }
 
+/** No request of the API nests deeper than a few levels; this bounds every walk over a body. */
+export const MAX_BODY_DEPTH = 32;
+
+const UNSTORABLE = 'must not contain NUL characters or unpaired surrogates';
+
 /**
  * PostgreSQL cannot store NUL in text or jsonb, and an unpaired UTF-16 surrogate has no UTF-8
  * form: either would fail deep in the database as a 500. They are refused at the door instead,
- * naming the field, whatever field they hide in.
+ * naming the field, whatever field they hide in. A body nested deeper than MAX_BODY_DEPTH is
+ * refused too, at the first field that goes too deep: walking it (here, in validation, in
+ * canonical JSON) would otherwise exhaust the stack.
  */
-function unstorableStrings(value: unknown, path: string): string[] {
-  if (typeof value === 'string') return value.includes('\u0000') || !value.isWellFormed() ? [path] : [];
-  if (Array.isArray(value)) return value.flatMap((v, i) => unstorableStrings(v, `${path}[${i}]`));
-  if (typeof value === 'object' && value !== null) {
-    return Object.entries(value).flatMap(([k, v]) => [
-      ...(k.includes('\u0000') || !k.isWellFormed() ? [path ? `${path}.${k}` : k] : []),
-      ...unstorableStrings(v, path ? `${path}.${k}` : k),
-    ]);
-  }
-  return [];
+function unstorableStrings(value: unknown, path: string, depth: number): FieldError[] {
+  if (typeof value === 'string') return value.includes('\u0000') || !value.isWellFormed() ? [{ field: path, message: UNSTORABLE }] : [];
+  if (typeof value !== 'object' || value === null) return [];
+  if (depth >= MAX_BODY_DEPTH) return [{ field: path, message: `must not nest deeper than ${MAX_BODY_DEPTH} levels` }];
+  if (Array.isArray(value)) return value.flatMap((v, i) => unstorableStrings(v, `${path}[${i}]`, depth + 1));
+  return Object.entries(value).flatMap(([k, v]) => {
+    const field = path ? `${path}.${k}` : k;
+    return [...(k.includes('\u0000') || !k.isWellFormed() ? [{ field, message: UNSTORABLE }] : []), ...unstorableStrings(v, field, depth + 1)];
+  });
 }

@@ -17,6 +17,13 @@ const PROBLEM_SCHEMA = {
   },
 };
 
+/** Every `/v1/` route needs a key (api.md "Roles"). */
+const ACCESS_PROBLEMS: Record<string, string> = {
+  '401': 'unauthenticated: no key, a malformed or unknown key, or a revoked one (WWW-Authenticate: Bearer)',
+  '403': 'forbidden: the key has no role this route allows',
+  '429': 'rate-limited: too many requests from this key (Retry-After: seconds)',
+};
+
 const COMMAND_PROBLEMS: Record<string, string> = {
   '400': 'validation: a bad field, header or body (every one named)',
   '404': 'not-found: no ticket with this id (malformed ids too)',
@@ -35,8 +42,8 @@ const QUERY_PROBLEMS: Record<string, string> = {
 };
 
 /**
- * Adds what decorators cannot say once for all routes: the problem+json answers of api.md,
- * and the command headers (Idempotency-Key, If-Match).
+ * Adds what decorators cannot say once for all routes: the bearer key every `/v1/` route
+ * needs, the problem+json answers of api.md, and the command headers (Idempotency-Key, If-Match).
  */
 export function describeProblems(document: OpenAPIObject): OpenAPIObject {
   document.components = { ...document.components, schemas: { ...document.components?.schemas, Problem: PROBLEM_SCHEMA } };
@@ -44,7 +51,8 @@ export function describeProblems(document: OpenAPIObject): OpenAPIObject {
     if (!path.startsWith('/v1/')) continue;
     for (const [method, operation] of Object.entries(item) as Array<[string, { responses: Record<string, unknown>; parameters?: unknown[] }]>) {
       const command = method === 'post' || method === 'put' || method === 'delete';
-      for (const [status, description] of Object.entries(command ? COMMAND_PROBLEMS : QUERY_PROBLEMS)) {
+      (operation as { security?: unknown[] }).security = [{ bearer: [] }];
+      for (const [status, description] of Object.entries({ ...(command ? COMMAND_PROBLEMS : QUERY_PROBLEMS), ...ACCESS_PROBLEMS })) {
         operation.responses[status] ??= {
           description,
           content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },

@@ -119,6 +119,14 @@ export function toProblem(error: unknown): Problem {
     if (bodyParser.type === 'request.aborted' || bodyParser.type === 'request.size.invalid') {
       return validationProblem([{ field: '', message: 'the body was cut short' }]);
     }
+    // Any other client error of the body parser (e.g. a body that is not the gzip its
+    // Content-Encoding says): a 4xx that http-errors marks as safe to show, told in our words.
+    const { status, expose } = bodyParser as { status?: unknown; expose?: unknown };
+    if (expose === true && typeof status === 'number' && status >= 400 && status < 500) {
+      if (status === 413) return problem('payload-too-large', 'the body exceeds 64 KiB');
+      if (status === 415) return problem('unsupported-media-type', 'send application/json');
+      return validationProblem([{ field: '', message: 'the body could not be read as its Content-Type and Content-Encoding say' }]);
+    }
   }
   if (isUnavailable(error)) return problem('unavailable', 'the database is unavailable; retry shortly');
   return problem('internal', 'an unexpected error occurred; quote the correlation id when reporting it');
