@@ -52,6 +52,8 @@ export class ServiceUnderTest {
       // The REST, SLA and Kafka figures measure the spine as issue 3 set them up, without proving
       // who calls (loopback only); auth.overhead measures what a key costs on top.
       TICKETFLOW_AUTH: 'disabled',
+      // The bench scrapes /metrics as a Prometheus on an internal network would.
+      METRICS_PUBLIC: 'true',
       ...options.env,
     };
     // Everything else comes from the caller's environment, so a lever the service reads from

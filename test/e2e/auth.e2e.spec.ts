@@ -279,9 +279,9 @@ describe('rate limits (PGlite, an injected clock)', () => {
 });
 
 describe('settings: /metrics behind a key, and authentication disabled for the bench (PGlite)', () => {
-  it('serves /metrics without a key by default, and only to admins with METRICS_PUBLIC=false', async () => {
-    const open = await startTestApp({ db: await freshPglite() });
-    const closed = await startTestApp({ db: await freshPglite(), env: { METRICS_PUBLIC: 'false' } });
+  it('serves /metrics only to admins by default (design.md), and without a key with METRICS_PUBLIC=true', async () => {
+    const open = await startTestApp({ db: await freshPglite(), env: { METRICS_PUBLIC: 'true' } });
+    const closed = await startTestApp({ db: await freshPglite() });
     try {
       await request(open.http).get('/metrics').expect(200);
       expectProblem(await request(closed.http).get('/metrics'), 401, 'unauthenticated');

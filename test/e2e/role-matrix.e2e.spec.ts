@@ -70,7 +70,8 @@ const MATRIX: readonly Row[] = [
   // Operations and the contract: public.
   { method: 'GET', route: '/health/live', roles: 'public' },
   { method: 'GET', route: '/health/ready', roles: 'public' },
-  { method: 'GET', route: '/metrics', roles: 'public' },
+  // METRICS_PUBLIC is false by default (design.md): admin only; true opens it (auth.e2e.spec.ts).
+  { method: 'GET', route: '/metrics', roles: [] },
   { method: 'GET', route: '/docs', roles: 'public' },
   { method: 'GET', route: '/openapi.json', roles: 'public' },
   { method: 'GET', route: '/docs-yaml', roles: 'public' },

@@ -150,7 +150,8 @@ export function loadConfig(env: Env, defaults: { readonly roles?: string } = {})
     masterKey: env.TICKETFLOW_MASTER_KEY || undefined,
     pseudonymKey: env.TICKETFLOW_PSEUDONYM_KEY || undefined,
     readYourWritesTimeoutMs: integer('READ_YOUR_WRITES_TIMEOUT_MS', 2000, 0, 60_000),
-    metricsPublic: boolean('METRICS_PUBLIC', true),
+    // design.md: /metrics needs an admin key unless the operator opens it to an internal scraper.
+    metricsPublic: boolean('METRICS_PUBLIC', false),
     logLevel: env.LOG_LEVEL || 'info',
     complaintDepartment: env.TICKETFLOW_COMPLAINT_DEPARTMENT || 'complaints',
     slaWatcherBatch: integer('SLA_WATCHER_BATCH', 200, 1, 10_000),

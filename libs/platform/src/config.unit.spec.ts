@@ -12,11 +12,11 @@ function problemsOf(env: Record<string, string>): readonly string[] {
 }
 
 describe('loadConfig: authentication settings', () => {
-  it('defaults: keys required, /metrics public, rate limits the bench and tests do not reach', () => {
+  it('defaults: keys required, /metrics behind an admin key (design.md), rate limits the bench and tests do not reach', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       authentication: 'required',
-      metricsPublic: true,
+      metricsPublic: false,
       rateLimitPerSecond: 1_000,
       rateLimitBurst: 2_000,
       unauthenticatedRateLimitPerSecond: 10,
@@ -46,10 +46,10 @@ describe('loadConfig: authentication settings', () => {
   });
 
   it('reads the rate limits and METRICS_PUBLIC, each mistake in its own line', () => {
-    expect(loadConfig({ RATE_LIMIT_PER_SECOND: '50', RATE_LIMIT_BURST: '80', METRICS_PUBLIC: 'false' })).toMatchObject({
+    expect(loadConfig({ RATE_LIMIT_PER_SECOND: '50', RATE_LIMIT_BURST: '80', METRICS_PUBLIC: 'true' })).toMatchObject({
       rateLimitPerSecond: 50,
       rateLimitBurst: 80,
-      metricsPublic: false,
+      metricsPublic: true,
     });
     expect(problemsOf({ RATE_LIMIT_PER_SECOND: '0', UNAUTHENTICATED_RATE_LIMIT_BURST: 'many' })).toEqual([
       'RATE_LIMIT_PER_SECOND must be a whole number from 1 to 1000000, got "0"',
