@@ -63,7 +63,11 @@ describeWithKafka('erasure of a customer’s personal data', (brokers) => {
       await admin.connect();
       // The relay creates the topic when missing; the suite needs it before, to note where it starts.
       await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 12, replicationFactor: 1 }], waitForLeaders: true });
-      startOffsets = new Map((await admin.fetchTopicOffsets(TOPIC)).map((p) => [p.partition, p.high]));
+      // On a broker that has just made the topic, its partitions' leaders can still be unknown to
+      // this client's metadata for a moment ("not the leader"): ask again until they answer.
+      await eventually(async () => {
+        startOffsets = new Map((await admin.fetchTopicOffsets(TOPIC)).map((p) => [p.partition, p.high]));
+      }, 20_000);
 
       database = await makePostgresDatabase(url)();
       t = await startTestApp({ db: database.db, env: { TICKETFLOW_ROLES: 'api,projector,sla-watcher,relay', KAFKA_BROKERS: brokers.join(',') } });
