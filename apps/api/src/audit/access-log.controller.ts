@@ -4,7 +4,7 @@ import { ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsOptional, IsString, Length } from 'class-validator';
 import type { FieldError } from '#ticket-domain';
 import { Allow } from '../auth/roles.js';
-import { DEFAULT_PAGE_LIMIT, PageQuery } from '../http/page-query.js';
+import { decodeTimeIdCursor, DEFAULT_PAGE_LIMIT, encodeTimeIdCursor, PageQuery } from '../http/page-query.js';
 import { ProblemException, validationProblem } from '../http/problem.js';
 import { AccessLog, type AccessLogEntry } from './access-log.js';
 
@@ -53,35 +53,13 @@ export class AccessLogController {
     if (errors.length === 0 && from && to && to <= from) errors.push({ field: 'to', message: 'must be after from' });
     if (errors.length > 0) throw new ProblemException(validationProblem(errors));
     const filters = createHash('sha256').update(JSON.stringify([query.from ?? null, query.to ?? null, query.actor ?? null])).digest('base64url').slice(0, 16);
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, filters);
+    const after = query.cursor === undefined ? undefined : decodeTimeIdCursor(query.cursor, filters);
     const page = await this.accessLog.page(
       { ...(from ? { from } : {}), ...(to ? { to } : {}), ...(query.actor !== undefined ? { actor: query.actor } : {}) },
       query.limit ?? DEFAULT_PAGE_LIMIT,
       after,
     );
     const last = page.items[page.items.length - 1];
-    return { items: page.items, nextCursor: page.more && last ? Buffer.from(JSON.stringify([last.at, last.id, filters])).toString('base64url') : null };
+    return { items: page.items, nextCursor: page.more && last ? encodeTimeIdCursor(last, filters) : null };
   }
-}
-
-/** api.md "Lists": the cursor is opaque and bound to its filters. */
-function decodeCursor(text: string, filters: string): { at: string; id: string } {
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    decoded = undefined;
-  }
-  if (
-    Array.isArray(decoded) &&
-    decoded.length === 3 &&
-    typeof decoded[0] === 'string' &&
-    !Number.isNaN(Date.parse(decoded[0])) &&
-    typeof decoded[1] === 'string' &&
-    /^[0-9a-f-]{36}$/.test(decoded[1]) &&
-    decoded[2] === filters
-  ) {
-    return { at: decoded[0], id: decoded[1] };
-  }
-  throw new ProblemException(validationProblem([{ field: 'cursor', message: 'is not a cursor of this list with these filters' }]));
 }

@@ -5,8 +5,8 @@ import type { Logger } from 'pino';
 import { headLine } from '#audit';
 import { LOGGER } from '#platform';
 import { Allow, CurrentPrincipal, type Principal } from '../auth/roles.js';
-import { DEFAULT_PAGE_LIMIT, PageQuery } from '../http/page-query.js';
-import { problem, ProblemException, validationProblem } from '../http/problem.js';
+import { decodeTimeIdCursor, DEFAULT_PAGE_LIMIT, encodeTimeIdCursor, PageQuery } from '../http/page-query.js';
+import { problem, ProblemException } from '../http/problem.js';
 import { AuditDigests, type DigestCheck, type DigestRecord } from './audit-digests.js';
 import { DigestSigningKey } from './digest-signing-key.js';
 import { StreamedResponse } from './streamed-response.js';
@@ -49,10 +49,10 @@ export class DigestsController {
   @Get()
   @ApiOkResponse({ description: '{ items, nextCursor }: digests, newest first' })
   async list(@Query() query: PageQuery): Promise<{ items: DigestRecord[]; nextCursor: string | null }> {
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    const page = await this.digests.page(query.limit ?? DEFAULT_PAGE_LIMIT, after);
+    const after = query.cursor === undefined ? undefined : decodeTimeIdCursor(query.cursor);
+    const page = await this.digests.page(query.limit ?? DEFAULT_PAGE_LIMIT, after && { createdAt: after.at, id: after.id });
     const last = page.items[page.items.length - 1];
-    return { items: page.items, nextCursor: page.more && last ? encodeCursor(last) : null };
+    return { items: page.items, nextCursor: page.more && last ? encodeTimeIdCursor({ at: last.createdAt, id: last.id }) : null };
   }
 
   /** The operator's public key, for convenience: an auditor compares its fingerprint with the one the operator published. */
@@ -106,28 +106,4 @@ export class DigestsController {
     if (!found) throw new ProblemException(problem('not-found', 'no digest with this id'));
     return found;
   }
-}
-
-function encodeCursor(last: DigestRecord): string {
-  return Buffer.from(JSON.stringify([last.createdAt, last.id])).toString('base64url');
-}
-
-function decodeCursor(text: string): { createdAt: string; id: string } {
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    decoded = undefined;
-  }
-  if (
-    Array.isArray(decoded) &&
-    decoded.length === 2 &&
-    typeof decoded[0] === 'string' &&
-    !Number.isNaN(Date.parse(decoded[0])) &&
-    typeof decoded[1] === 'string' &&
-    UUID.test(decoded[1])
-  ) {
-    return { createdAt: decoded[0], id: decoded[1] };
-  }
-  throw new ProblemException(validationProblem([{ field: 'cursor', message: 'is not a cursor of this list' }]));
 }
