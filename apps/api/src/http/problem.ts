@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import { WrongExpectedRevisionError } from '#event-store';
+import { PersonalDataErasedError } from '#personal-data';
 import { IllegalTransitionError, InvalidCommandError, NoEligibleAgentError, TicketNotFoundError, type FieldError } from '#ticket-domain';
 
 /**
@@ -98,6 +99,11 @@ export function toProblem(error: unknown): Problem {
   }
   if (error instanceof WrongExpectedRevisionError) {
     return problem('concurrency-conflict', 'the ticket kept changing while this command ran; retry it');
+  }
+  // Sealing for a customer whose fresh key kept being erased by concurrent erasures (the vault
+  // renews an erased key a few times, then gives up): a race, not a server fault.
+  if (error instanceof PersonalDataErasedError) {
+    return problem('concurrency-conflict', 'the customer’s personal data was being erased while this command ran; retry it');
   }
   if (error instanceof HttpException) {
     const status = error.getStatus();
