@@ -239,6 +239,17 @@ export class PersonalDataVault {
   }
 
   /**
+   * Forgets what this instance cached of the customer's key, so the next seal or open reads its
+   * state from the database: an erasure made by another instance counts at once, not when the
+   * cached entry expires. For reads that open a whole history (reveal, as-of), where one more
+   * look-up is nothing against what they read.
+   */
+  refresh(customerId: string): void {
+    assertCustomerId(customerId);
+    this.cache.evict(customerId);
+  }
+
+  /**
    * Whether the customer's current data key is destroyed (erased, and nothing sealed for them
    * since), as far as this instance can tell: a key erased by another instance counts once the
    * cached entry expires. False for a customer nothing was ever sealed for.

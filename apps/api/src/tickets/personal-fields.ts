@@ -21,6 +21,11 @@ export class PersonalFields {
   }
 
   /** A copy of `value` with every sealed value inside it opened (history `?reveal=true`). */
+  /** The next open reads the customer's key state afresh (an erasure by another instance counts at once). */
+  refresh(customerId: string): void {
+    this.vault.refresh(customerId);
+  }
+
   async openDeep(customerId: string, value: unknown): Promise<unknown> {
     if (isSealedValue(value)) return this.vault.open(customerId, value);
     if (Array.isArray(value)) return Promise.all(value.map((v) => this.openDeep(customerId, v)));

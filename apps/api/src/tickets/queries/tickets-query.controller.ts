@@ -87,6 +87,9 @@ export class TicketsQueryController {
     const events = await this.store.readStream(ticketStream(id));
     if (events.length === 0 || (owner !== undefined && events[0]!.actor.id !== owner)) throw new TicketNotFoundError(id);
     const customerId = (events[0]!.data as { customerId: string }).customerId;
+    // A history opened in clear (reveal, as-of) must not outlive an erasure another instance made
+    // within this one's key-cache lifetime.
+    if (asOf !== undefined || reveal === 'true') this.personal.refresh(customerId);
 
     if (asOf !== undefined) {
       const until = Date.parse(asOf);
