@@ -7,6 +7,8 @@
  * - `freshPgSchema(url?)`: an empty schema of the test file's own, `{ url, schema, drop() }`.
  * - `freshPglite()`: an in-memory `PgliteDatabase` of the test file's own.
  * - `eventually(assertion)`, `pause(ms)`, `DATABASE_HOOK_TIMEOUT_MS`: waiting for asynchronous effects.
+ * - `describeWithEventStoreDb(name, connectionString => …)`: a suite that needs EventStoreDB
+ *   (`EVENTSTORE_CONNECTION_STRING`, default `esdb://127.0.0.1:2113?tls=false`).
  * - `requireServer('postgres')`, `isServerRequired(server)`: the underlying checks of
  *   `TICKETFLOW_REQUIRE`, for suites that need their own wording.
  */
@@ -19,6 +21,7 @@ export {
 } from './postgres.js';
 export { freshPglite } from './pglite.js';
 export { describeWithKafka, freshKafkaTopic, kafkaBrokers, runKafkaScript, startPrivateKafka, testKafka, DEFAULT_KAFKA_BROKERS, KAFKA_HOOK_TIMEOUT_MS, type FreshKafkaTopic, type PrivateKafka } from './kafka.js';
+export { describeWithEventStoreDb, eventStoreConnectionString, DEFAULT_EVENTSTORE_CONNECTION_STRING } from './eventstoredb.js';
 export { DEFAULT_DATABASE_URL, postgresUrl } from './global-setup.js';
 export { isServerRequired, type TestServer } from './servers.js';
 export { DATABASE_HOOK_TIMEOUT_MS, eventually, pause } from './timing.js';
