@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { EventStoreDBClient } from '@eventstore/db-client';
 
 /**
  * Twelve-factor configuration (design.md "Configuration"), validated once at start: every
@@ -100,8 +101,13 @@ export function loadConfig(env: Env, defaults: { readonly roles?: string } = {})
   if (eventStore !== 'postgres' && eventStore !== 'eventstoredb') {
     problems.push(`EVENT_STORE must be postgres or eventstoredb, got "${eventStore}"`);
   }
+  const eventStoreConnectionString = env.EVENTSTORE_CONNECTION_STRING || undefined;
   if (eventStore === 'eventstoredb') {
-    problems.push('EVENT_STORE=eventstoredb: the EventStoreDB adapter is not part of this version yet; use postgres');
+    const problem = eventStoreConnectionProblem(eventStoreConnectionString);
+    if (problem) problems.push(problem);
+    // The read models, their checkpoints and the personal-data keys stay in PostgreSQL; an
+    // embedded PGlite beside a server event store would keep the master key in a local folder.
+    if (!databaseUrl) problems.push('EVENT_STORE=eventstoredb needs DATABASE_URL: the read models and checkpoints live in PostgreSQL');
   }
   const adminKey = env.TICKETFLOW_ADMIN_KEY || undefined;
   // Never echo the key: a malformed one may still be a real secret with a typo.
@@ -135,7 +141,7 @@ export function loadConfig(env: Env, defaults: { readonly roles?: string } = {})
     databaseUrl,
     databasePoolSize: integer('DATABASE_POOL_SIZE', 10, 1, 500),
     eventStore: eventStore === 'eventstoredb' ? 'eventstoredb' : 'postgres',
-    eventStoreConnectionString: env.EVENTSTORE_CONNECTION_STRING || undefined,
+    eventStoreConnectionString,
     kafkaBrokers,
     kafkaTopicPartitions: integer('KAFKA_TOPIC_PARTITIONS', 12, 1, 10_000),
     kafkaReplicationFactor: integer('KAFKA_REPLICATION_FACTOR', 1, 1, 100),
@@ -158,6 +164,25 @@ export function loadConfig(env: Env, defaults: { readonly roles?: string } = {})
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * Why EVENTSTORE_CONNECTION_STRING cannot serve, or undefined when it parses. The client's
+ * own parser decides (building a client opens no connection); its message quotes the part it
+ * stumbled on, which may be a password, so that is masked.
+ */
+function eventStoreConnectionProblem(connectionString: string | undefined): string | undefined {
+  if (connectionString === undefined) {
+    return 'EVENTSTORE_CONNECTION_STRING is required with EVENT_STORE=eventstoredb, e.g. esdb://localhost:2113?tls=false';
+  }
+  try {
+    void EventStoreDBClient.connectionString(connectionString).dispose().catch(() => undefined);
+    return undefined;
+  } catch (error) {
+    const password = /^[a-z+]+:\/\/[^:@/]*:([^@/]+)@/.exec(connectionString)?.[1];
+    const reason = error instanceof Error ? error.message : String(error);
+    return `EVENTSTORE_CONNECTION_STRING cannot be parsed: ${password ? reason.split(password).join('***') : reason}`;
+  }
 }
 
 /** The injection token of the validated configuration. */

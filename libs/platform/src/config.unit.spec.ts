@@ -57,3 +57,43 @@ describe('loadConfig: authentication settings', () => {
     ]);
   });
 });
+
+describe('loadConfig: the event store (issue 7)', () => {
+  const withDatabase = { DATABASE_URL: 'postgres://ticketflow@db:5432/ticketflow' };
+
+  it('defaults to PostgreSQL, and selects EventStoreDB with a connection string the client parses', () => {
+    expect(loadConfig({}).eventStore).toBe('postgres');
+    expect(
+      loadConfig({ ...withDatabase, EVENT_STORE: 'eventstoredb', EVENTSTORE_CONNECTION_STRING: 'esdb://localhost:2113?tls=false' }),
+    ).toMatchObject({ eventStore: 'eventstoredb', eventStoreConnectionString: 'esdb://localhost:2113?tls=false' });
+  });
+
+  it('refuses an unknown EVENT_STORE in one line naming the variable', () => {
+    expect(problemsOf({ EVENT_STORE: 'kurrent' })).toEqual(['EVENT_STORE must be postgres or eventstoredb, got "kurrent"']);
+  });
+
+  it('requires EVENTSTORE_CONNECTION_STRING and DATABASE_URL with EVENT_STORE=eventstoredb', () => {
+    expect(problemsOf({ ...withDatabase, EVENT_STORE: 'eventstoredb' })).toEqual([
+      'EVENTSTORE_CONNECTION_STRING is required with EVENT_STORE=eventstoredb, e.g. esdb://localhost:2113?tls=false',
+    ]);
+    expect(problemsOf({ EVENT_STORE: 'eventstoredb', EVENTSTORE_CONNECTION_STRING: 'esdb://localhost:2113?tls=false' })).toEqual([
+      'EVENT_STORE=eventstoredb needs DATABASE_URL: the read models and checkpoints live in PostgreSQL',
+    ]);
+  });
+
+  it('refuses a connection string the client cannot parse, in one line that never shows its password', () => {
+    const problems = problemsOf({ ...withDatabase, EVENT_STORE: 'eventstoredb', EVENTSTORE_CONNECTION_STRING: 'http://admin:changeit@localhost:2113' });
+    expect(problems).toEqual([expect.stringMatching(/^EVENTSTORE_CONNECTION_STRING cannot be parsed: .*expected esdb:\/\//)]);
+    const withSecret = problemsOf({
+      ...withDatabase,
+      EVENT_STORE: 'eventstoredb',
+      EVENTSTORE_CONNECTION_STRING: 'esdb://admin:s3cret@localhost:2113?tls=s3cret',
+    });
+    expect(withSecret).toEqual([expect.stringMatching(/^EVENTSTORE_CONNECTION_STRING cannot be parsed: Unexpected "\*\*\*"/)]);
+    expect(withSecret[0]).not.toContain('s3cret');
+  });
+
+  it('ignores EVENTSTORE_CONNECTION_STRING while the store is PostgreSQL', () => {
+    expect(loadConfig({ EVENTSTORE_CONNECTION_STRING: 'not a connection string' }).eventStore).toBe('postgres');
+  });
+});

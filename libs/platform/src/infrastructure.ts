@@ -1,5 +1,6 @@
 import { PgDatabase, PgliteDatabase, type SqlDatabase } from '#database';
-import { PostgresEventStore } from '#event-store';
+import { EventStoreDBClient } from '@eventstore/db-client';
+import { EventStoreDbEventStore, PostgresEventStore, type EventStore } from '#event-store';
 import { PersonalDataVault, loadMasterKey } from '#personal-data';
 import { Kpis1764500000000, ProjectionCheckpoint, ReadModel1764320000000, SlaClocksAndAgents1764400000000, SlaClockClaims1764700000000, TicketOpenerAndErasure1764800000000, TicketRow, WorkerLeases1764600000000 } from '#read-model';
 import type { Logger } from 'pino';
@@ -10,6 +11,11 @@ import { lockDataDir } from './data-dir-lock.js';
 
 /** Connections of the projector's own pool: one for its transactions, one for reading the log. */
 const PROJECTOR_POOL_SIZE = 3;
+/** How long start waits for EventStoreDB to answer before failing (issue 7: fail fast). */
+const EVENTSTORE_PROBE_TIMEOUT_MS = 5_000;
+
+/** The event store a process opens: the port, and closing its connections and subscriptions. */
+export type OpenEventStore = EventStore & { close(): Promise<void> };
 
 /** Everything a Ticketflow process opens before Nest starts, and closes last. */
 export interface Infrastructure {
@@ -20,7 +26,7 @@ export interface Infrastructure {
    * waits behind API traffic for a connection; on PGlite the same as `db`.
    */
   readonly projectionDb: SqlDatabase;
-  readonly eventStore: PostgresEventStore;
+  readonly eventStore: OpenEventStore;
   readonly vault: PersonalDataVault;
   readonly pseudonymKey: Uint8Array;
   close(): Promise<void>;
@@ -77,11 +83,17 @@ export async function openInfrastructure(options: OpenInfrastructureOptions): Pr
         })
       : undefined;
   try {
-    const eventStore = new PostgresEventStore(db, {
-      now: () => clock.now(),
-      ...(projectionDb ? { subscriptionDb: projectionDb } : {}),
-    });
-    await eventStore.ensureSchema();
+    let eventStore: OpenEventStore;
+    if (config.eventStore === 'eventstoredb') {
+      eventStore = await openEventStoreDb(config.eventStoreConnectionString!, () => clock.now());
+    } else {
+      const postgresEventStore = new PostgresEventStore(db, {
+        now: () => clock.now(),
+        ...(projectionDb ? { subscriptionDb: projectionDb } : {}),
+      });
+      await postgresEventStore.ensureSchema();
+      eventStore = postgresEventStore;
+    }
     const vault = new PersonalDataVault({ db, masterKey: keys.masterKey, now: () => clock.now() });
     await vault.ensureSchema();
     const dataSource = new DataSource({
@@ -114,4 +126,31 @@ export async function openInfrastructure(options: OpenInfrastructureOptions): Pr
     await unlock();
     throw error;
   }
+}
+
+/**
+ * The EventStoreDB of `EVENTSTORE_CONNECTION_STRING` (already parsed by `loadConfig`), once it
+ * answered a one-event read of `$all`: an unreachable server fails the start in one line
+ * naming the variable, instead of failing the first command (issue 7).
+ */
+async function openEventStoreDb(connectionString: string, now: () => Date): Promise<OpenEventStore> {
+  const client = EventStoreDBClient.connectionString(connectionString);
+  const store = new EventStoreDbEventStore(client, { now });
+  const where = connectionString.replace(/\/\/[^@/]*@/, '//…@');
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      store.ping(EVENTSTORE_PROBE_TIMEOUT_MS),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${EVENTSTORE_PROBE_TIMEOUT_MS} ms`)), EVENTSTORE_PROBE_TIMEOUT_MS);
+      }),
+    ]);
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    throw new Error(`EVENTSTORE_CONNECTION_STRING: EventStoreDB at ${where} cannot be reached: ${reason}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+  return store;
 }

@@ -222,6 +222,11 @@ export class EventStoreDbEventStore implements EventStore {
     }
   }
 
+  /** Reads one event of `$all`, which fails after `deadlineMs` when the server does not answer. */
+  async ping(deadlineMs: number): Promise<void> {
+    for await (const _event of this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1, deadline: deadlineMs })) break;
+  }
+
   /** Stops this store's subscriptions and closes the client. */
   async close(): Promise<void> {
     await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop()));
