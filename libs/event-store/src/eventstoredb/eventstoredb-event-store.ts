@@ -38,8 +38,12 @@ export interface EventStoreDbEventStoreOptions {
   readonly onSubscriptionError?: (error: unknown) => void;
 }
 
-/** An `any` append retries when a concurrent append took the revision it sealed against. */
-const ANY_REVISION_ATTEMPTS = 5;
+/**
+ * An `any` append retries when a concurrent append took the revision it sealed against. There
+ * is no lock to queue behind as on PostgreSQL, and each lost attempt means another writer
+ * went through, so the bound is generous: 8 writers racing on one stream must all get in.
+ */
+const ANY_REVISION_ATTEMPTS = 32;
 /** Events read from `$all` per round trip while looking for a prefix's events. */
 const ALL_PAGE_SIZE = 500;
 
@@ -135,30 +139,32 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   async readAll(from: Checkpoint | null, options: ReadAllOptions): Promise<StoredEvent[]> {
-    return (await this.#readBatch(from, options)).events;
+    return (await this.#scan(from === null ? undefined : positionOfCheckpoint(from), options)).events;
   }
 
   /**
-   * Up to `limit` events of the prefix after `from`, reading `$all` forwards in pages. The
-   * read starts at `from` itself (ESDB's `fromPosition` is inclusive), so that event is dropped.
+   * Up to `limit` events of the prefix after `after`, reading `$all` forwards in pages and
+   * filtering here: this client's `readAll` takes no filter. The read starts at `after` itself
+   * (ESDB's `fromPosition` is inclusive), so that event is dropped. `scannedTo` is the last
+   * `$all` position looked at: no event of the prefix lies between `after` and it beyond those returned.
    */
-  async #readBatch(from: Checkpoint | null, options: ReadAllOptions): Promise<ReadBatch> {
+  async #scan(after: Position | undefined, options: ReadAllOptions): Promise<ReadBatch & { scannedTo: Position | undefined }> {
     const events: StoredEvent[] = [];
-    let after: Position | undefined = from === null ? undefined : positionOfCheckpoint(from);
+    let scannedTo = after;
     for (;;) {
       let seen = 0;
-      const page = this.client.readAll({ direction: FORWARDS, fromPosition: after ?? START, maxCount: ALL_PAGE_SIZE });
+      const page = this.client.readAll({ direction: FORWARDS, fromPosition: scannedTo ?? START, maxCount: ALL_PAGE_SIZE });
       for await (const resolved of page) {
         seen += 1;
         const recorded = resolved.event;
-        if (!recorded || (after && !isAfter(recorded.position, after))) continue;
-        after = recorded.position;
+        if (!recorded || (scannedTo && !isAfter(recorded.position, scannedTo))) continue;
+        scannedTo = recorded.position;
         if (!isOwnStream(recorded.streamId, options.streamPrefix)) continue;
         events.push({ event: envelopeOf(recorded), checkpoint: checkpointOf(recorded.position) });
         if (events.length === options.limit) break;
       }
-      if (events.length === options.limit) return { events, heldBack: false, more: true };
-      if (seen < ALL_PAGE_SIZE) return { events, heldBack: false, more: false };
+      if (events.length === options.limit) return { events, heldBack: false, more: true, scannedTo };
+      if (seen < ALL_PAGE_SIZE) return { events, heldBack: false, more: false, scannedTo };
     }
   }
 
@@ -178,9 +184,19 @@ export class EventStoreDbEventStore implements EventStore {
     };
     const pollIntervalMs = options.pollIntervalMs ?? 1_000;
     const onError = options.onError ?? this.#onSubscriptionError;
+    /** How far `$all` was read past `checkpoint` without finding another event of the prefix. */
+    let scanned: { checkpoint: Checkpoint | null; to: Position } | undefined;
     const subscription = new PollingSubscription(
       {
-        readBatch: (checkpoint) => this.#readBatch(checkpoint, readOptions),
+        readBatch: async (checkpoint) => {
+          // Resuming where the last scan from this checkpoint ended keeps an idle subscription
+          // from reading again, every poll, the other streams' events it already passed over.
+          const resume = scanned && scanned.checkpoint === checkpoint ? scanned.to : undefined;
+          const result = await this.#scan(resume ?? (checkpoint === null ? undefined : positionOfCheckpoint(checkpoint)), readOptions);
+          const reached = result.events.length > 0 ? result.events[result.events.length - 1]!.checkpoint : checkpoint;
+          if (result.scannedTo) scanned = { checkpoint: reached, to: result.scannedTo };
+          return result;
+        },
         onWakeUp: async (wake) => {
           this.#appended.on('appended', wake);
           const live = this.#liveFeed(options.streamPrefix, wake, onError);
