@@ -114,12 +114,15 @@ export class EventStoreDbEventStore implements EventStore {
       // Read back for the positions, which the append result gives only for the whole write.
       const appended = await this.readStream(streamId, { fromRevision: sealed[0]!.revision });
       const written = appended.slice(0, sealed.length);
-      if (written.length !== sealed.length || written.some((event, index) => event.hash !== sealed[index]!.hash)) {
+      if (written.length !== sealed.length || written.some((event, index) => event.eventId !== sealed[index]!.eventId)) {
         throw new Error(`append to ${streamId}: the events read back are not the ones appended`);
       }
-      this.#appended.emit('appended');
+      // Same ids, other hashes: the same batch went in concurrently at the same revision, and
+      // ESDB took this append as its idempotent repeat. What is stored is the other writer's.
+      const duplicate = written.some((event, index) => event.hash !== sealed[index]!.hash);
+      if (!duplicate) this.#appended.emit('appended');
       const lastWritten = written[written.length - 1]!;
-      return { nextRevision: lastWritten.revision, position: lastWritten.position, events: written, duplicate: false };
+      return { nextRevision: lastWritten.revision, position: lastWritten.position, events: written, duplicate };
     }
   }
 
