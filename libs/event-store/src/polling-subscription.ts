@@ -1,4 +1,4 @@
-import type { Checkpoint, StoredEvent, Subscription } from './event-store.port.js';
+import type { Checkpoint, ReadAllOptions, StoredEvent, SubscribeOptions, Subscription } from './event-store.port.js';
 
 export interface PollingSubscriptionSource {
   /**
@@ -155,4 +155,33 @@ export class PollingSubscription implements Subscription {
       // An error reporter that fails must not end the subscription.
     }
   }
+}
+
+/** The port's subscribe defaults: batches of 100 events, a look at least every second. */
+const DEFAULT_BATCH = 100;
+const DEFAULT_POLL_INTERVAL_MS = 1_000;
+
+/** What a polling adapter reads per batch, from the port's subscribe options. */
+export function subscriptionReadOptions(options: SubscribeOptions): ReadAllOptions {
+  return { limit: options.limit ?? DEFAULT_BATCH, ...(options.streamPrefix === undefined ? {} : { streamPrefix: options.streamPrefix }) };
+}
+
+/** The PollingSubscription settings of the port's subscribe options (a failed batch is retried after one poll interval). */
+export function pollingOptions(options: SubscribeOptions, onError: (error: unknown) => void): PollingSubscriptionOptions {
+  const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  return { pollIntervalMs, retryPauseMs: pollIntervalMs, onError, ...(options.onIdle ? { onIdle: options.onIdle } : {}) };
+}
+
+/**
+ * The port's Subscription for a running PollingSubscription, kept in `running` until it is
+ * stopped, so the adapter's close() can stop whatever still runs.
+ */
+export function trackSubscription(subscription: PollingSubscription, running: Set<Subscription>): Subscription {
+  running.add(subscription);
+  return {
+    stop: async () => {
+      running.delete(subscription);
+      await subscription.stop();
+    },
+  };
 }

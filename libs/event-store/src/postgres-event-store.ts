@@ -14,7 +14,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from './event-store.port.js';
-import { PollingSubscription } from './polling-subscription.js';
+import { PollingSubscription, pollingOptions, subscriptionReadOptions, trackSubscription } from './polling-subscription.js';
 
 /** The channel a `PostgresEventStore` NOTIFYs after appends commit. */
 export const EVENTS_CHANNEL = 'ticketflow_events';
@@ -188,11 +188,7 @@ export class PostgresEventStore implements EventStore {
     handle: (batch: readonly StoredEvent[]) => Promise<void>,
     options: SubscribeOptions = {},
   ): Subscription {
-    const readOptions: ReadAllOptions = {
-      limit: options.limit ?? 100,
-      ...(options.streamPrefix === undefined ? {} : { streamPrefix: options.streamPrefix }),
-    };
-    const pollIntervalMs = options.pollIntervalMs ?? 1_000;
+    const readOptions = subscriptionReadOptions(options);
     const onError = options.onError ?? this.#onSubscriptionError;
     const subscription = new PollingSubscription(
       {
@@ -216,15 +212,9 @@ export class PostgresEventStore implements EventStore {
       },
       from,
       handle,
-      { pollIntervalMs, retryPauseMs: pollIntervalMs, onError, ...(options.onIdle ? { onIdle: options.onIdle } : {}) },
+      pollingOptions(options, onError),
     );
-    this.#subscriptions.add(subscription);
-    return {
-      stop: async () => {
-        this.#subscriptions.delete(subscription);
-        await subscription.stop();
-      },
-    };
+    return trackSubscription(subscription, this.#subscriptions);
   }
 
   async headCheckpoint(options: { readonly streamPrefix?: string } = {}): Promise<Checkpoint | null> {

@@ -28,7 +28,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from '../event-store.port.js';
-import { PollingSubscription, type ReadBatch } from '../polling-subscription.js';
+import { PollingSubscription, pollingOptions, subscriptionReadOptions, trackSubscription, type ReadBatch } from '../polling-subscription.js';
 import { checkpointOf, envelopeOf, eventDataOf, isAfter, positionOfCheckpoint } from './eventstoredb-mapping.js';
 
 export interface EventStoreDbEventStoreOptions {
@@ -181,11 +181,7 @@ export class EventStoreDbEventStore implements EventStore {
     handle: (batch: readonly StoredEvent[]) => Promise<void>,
     options: SubscribeOptions = {},
   ): Subscription {
-    const readOptions: ReadAllOptions = {
-      limit: options.limit ?? 100,
-      ...(options.streamPrefix === undefined ? {} : { streamPrefix: options.streamPrefix }),
-    };
-    const pollIntervalMs = options.pollIntervalMs ?? 1_000;
+    const readOptions = subscriptionReadOptions(options);
     const onError = options.onError ?? this.#onSubscriptionError;
     /** How far `$all` was read past `checkpoint` without finding another event of the prefix. */
     let scanned: { checkpoint: Checkpoint | null; to: Position } | undefined;
@@ -211,15 +207,9 @@ export class EventStoreDbEventStore implements EventStore {
       },
       from,
       handle,
-      { pollIntervalMs, retryPauseMs: pollIntervalMs, onError, ...(options.onIdle ? { onIdle: options.onIdle } : {}) },
+      pollingOptions(options, onError),
     );
-    this.#subscriptions.add(subscription);
-    return {
-      stop: async () => {
-        this.#subscriptions.delete(subscription);
-        await subscription.stop();
-      },
-    };
+    return trackSubscription(subscription, this.#subscriptions);
   }
 
   async headCheckpoint(options: { readonly streamPrefix?: string } = {}): Promise<Checkpoint | null> {
