@@ -4,8 +4,8 @@ import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import type { EventEnvelope } from '#event-store';
-import { describeWithPostgres, eventually, freshPglite, freshPgSchema, DATABASE_HOOK_TIMEOUT_MS, type FreshPgSchema } from '#test-support';
-import { committedEventCount, startTestApp, type TestApp } from '../support/test-app.js';
+import { describeWithPostgres, eventually, freshPglite, DATABASE_HOOK_TIMEOUT_MS } from '#test-support';
+import { committedEventCount, startTestApp, startTwoInstances, type TestApp, type TwoInstances } from '../support/test-app.js';
 
 const KEY_FORMAT = /^tfk_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/;
 const BOOTSTRAP_KEY = 'bootstrap-admin-key-for-the-auth-tests-0123456789';
@@ -307,20 +307,15 @@ describe('settings: /metrics behind a key, and authentication disabled for the b
 });
 
 describeWithPostgres('a revoked key fails at once on every instance (two apps, one PostgreSQL)', (url) => {
-  let schema: FreshPgSchema;
+  let instances: TwoInstances;
   let first: TestApp;
   let second: TestApp;
 
   beforeAll(async () => {
-    schema = await freshPgSchema(url);
-    first = await startTestApp({ env: { DATABASE_URL: schema.url } });
-    second = await startTestApp({ env: { DATABASE_URL: schema.url, TICKETFLOW_ROLES: 'api' } });
+    instances = await startTwoInstances(url);
+    ({ first, second } = instances);
   }, DATABASE_HOOK_TIMEOUT_MS);
-  afterAll(async () => {
-    await second?.close();
-    await first?.close();
-    await schema?.drop();
-  }, DATABASE_HOOK_TIMEOUT_MS);
+  afterAll(() => instances?.close(), DATABASE_HOOK_TIMEOUT_MS);
 
   it('a key made on one instance works on the other until deleted there, then fails on both', async () => {
     const { id, key } = (await first.as().post('/v1/api-keys').send({ name: 'intake', roles: ['service'] }).expect(201)).body as { id: string; key: string };

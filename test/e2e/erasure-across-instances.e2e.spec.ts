@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { describeWithPostgres, freshPgSchema, DATABASE_HOOK_TIMEOUT_MS, type FreshPgSchema } from '#test-support';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { describeWithPostgres, DATABASE_HOOK_TIMEOUT_MS } from '#test-support';
+import { startTwoInstances, type TestApp, type TwoInstances } from '../support/test-app.js';
 
 /**
  * Issue 6 item 4: "from then on every read shows the fields as erased" holds on every instance,
@@ -8,20 +8,15 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
  * before (and so holds the data key in its cache) shows the history erased right after.
  */
 describeWithPostgres('an erasure made on one instance, read on another (two apps, one PostgreSQL)', (url) => {
-  let schema: FreshPgSchema;
+  let instances: TwoInstances;
   let first: TestApp;
   let second: TestApp;
 
   beforeAll(async () => {
-    schema = await freshPgSchema(url);
-    first = await startTestApp({ env: { DATABASE_URL: schema.url } });
-    second = await startTestApp({ env: { DATABASE_URL: schema.url, TICKETFLOW_ROLES: 'api' } });
+    instances = await startTwoInstances(url);
+    ({ first, second } = instances);
   }, DATABASE_HOOK_TIMEOUT_MS);
-  afterAll(async () => {
-    await second?.close();
-    await first?.close();
-    await schema?.drop();
-  }, DATABASE_HOOK_TIMEOUT_MS);
+  afterAll(() => instances?.close(), DATABASE_HOOK_TIMEOUT_MS);
 
   it('the other instance’s revealed history and as-of state show the erased fields as null at once', async () => {
     const opened = await first

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SqlDatabase } from '#database';
+import { freshPgSchema } from './postgres.js';
 import { Metrics, createLogger, loadConfig, openInfrastructure, type Infrastructure, type TicketflowConfig } from '#platform';
 import { API_ENTITIES, API_MIGRATIONS, createApp } from '../../apps/api/src/create-app.js';
 import { TestClock } from './test-clock.js';
@@ -100,4 +101,26 @@ export async function startTestApp(options: {
 export async function committedEventCount(app: TestApp): Promise<number> {
   const [row] = await app.infrastructure.db.query<{ n: string }>('SELECT count(*) AS n FROM events');
   return Number(row!.n);
+}
+
+/** Two instances of one deployment on one fresh PostgreSQL schema: `first` runs the API and the projector, `second` the API only. */
+export interface TwoInstances {
+  readonly first: TestApp;
+  readonly second: TestApp;
+  close(): Promise<void>;
+}
+
+export async function startTwoInstances(postgresUrl: string): Promise<TwoInstances> {
+  const schema = await freshPgSchema(postgresUrl);
+  const first = await startTestApp({ env: { DATABASE_URL: schema.url } });
+  const second = await startTestApp({ env: { DATABASE_URL: schema.url, TICKETFLOW_ROLES: 'api' } });
+  return {
+    first,
+    second,
+    async close() {
+      await second.close();
+      await first.close();
+      await schema.drop();
+    },
+  };
 }
