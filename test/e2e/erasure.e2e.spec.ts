@@ -264,7 +264,9 @@ describeWithKafka('erasure of a customer’s personal data', (brokers) => {
       expect(found('logs', JSON.stringify(t.logs))).toEqual([]);
       expect(t.logs).toContainEqual(expect.objectContaining({ msg: 'personal data erased', customerId, tickets: 3 }));
 
-      // Every record published since the suite began, read by a consumer of its own.
+      // Every record published since the suite began, read by a consumer of its own from the
+      // beginning; records before the suite's start offsets are skipped in eachMessage (a seek
+      // right after run() races the group's join: kafkajs rejects it until the group is up).
       const expected = new Set((await t.infrastructure.db.query<{ event_id: string }>(`SELECT event_id FROM events`)).map((r) => r.event_id));
       const published = new Map<string, Published>();
       const consumer = testKafka(brokers).consumer({ groupId: `erasure-reader-${tag}` });
@@ -278,7 +280,6 @@ describeWithKafka('erasure of a customer’s personal data', (brokers) => {
             published.set(ceId, { key: String(message.key), ceId, ceType: String(message.headers?.ce_type), value: message.value?.toString('utf8') ?? '' });
           },
         });
-        for (const [partition, offset] of startOffsets) consumer.seek({ topic: TOPIC, partition, offset });
         await eventually(() => expect([...expected].filter((id) => !published.has(id))).toEqual([]), 60_000);
       } finally {
         await consumer.disconnect();
