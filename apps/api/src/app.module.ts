@@ -24,6 +24,7 @@ import { WorkerModule } from '../../worker/src/worker.module.js';
 import { AgentsController } from './agents/agents.controller.js';
 import { AUDIT_CONTROLLERS, AUDIT_PROVIDERS } from './audit/audit.module.js';
 import { CUSTOMER_CONTROLLERS, CUSTOMER_PROVIDERS } from './customers/customers.module.js';
+import { CommandGate } from './commands/command-gate.js';
 import { CommandInterceptor } from './commands/command.interceptor.js';
 import { HealthController } from './health/health.controller.js';
 import { IdempotencyStore } from './idempotency/idempotency.store.js';
@@ -119,6 +120,7 @@ const TICKET_PROVIDERS = [
   TicketQueries,
   KpiQueries,
   TicketPresenter,
+  CommandGate,
   CommandInterceptor,
   OpenTicketHandler,
   ClassifyTicketHandler,
