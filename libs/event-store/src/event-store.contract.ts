@@ -5,9 +5,11 @@ import { GENESIS_HASH, verifyChain } from './envelope.js';
 import {
   WrongExpectedRevisionError,
   type Checkpoint,
+  type EventEnvelope,
   type EventStore,
   type ExpectedRevision,
   type NewEvent,
+  type RecordedSpan,
   type StoredEvent,
 } from './event-store.port.js';
 
@@ -147,6 +149,58 @@ export function eventStoreContract(
       expect(head).toBe(all[all.length - 1]!.checkpoint);
       expect(await store.readAll(head, { limit: 10, streamPrefix: prefix })).toEqual([]);
       expect(await store.headCheckpoint()).not.toBeNull();
+    });
+
+    it('knows every stream head of a prefix, and the head a stream had at a revision', async () => {
+      const prefix = freshPrefix('heads');
+      expect(await store.streamHeads({ streamPrefix: prefix })).toEqual([]);
+      const a = await store.append(`${prefix}a`, [newEvent(), newEvent()], { expectedRevision: 'no-stream' });
+      const b = await store.append(`${prefix}b`, [newEvent()], { expectedRevision: 'no-stream' });
+      const a2 = await store.append(`${prefix}a`, [newEvent()], { expectedRevision: 1 });
+      await store.append(`other-${prefix}a`, [newEvent()], { expectedRevision: 'no-stream' });
+      const headOf = ({ streamId, revision, hash }: EventEnvelope) => ({ streamId, revision, hash });
+
+      const heads = await store.streamHeads({ streamPrefix: prefix });
+      expect(heads.sort((x, y) => x.streamId.localeCompare(y.streamId))).toEqual([headOf(a2.events[0]!), headOf(b.events[0]!)]);
+
+      const at = await store.headsAt([
+        { streamId: `${prefix}a`, revision: 1 },
+        { streamId: `${prefix}a`, revision: 3 },
+        { streamId: `${prefix}b`, revision: 0 },
+        { streamId: `${prefix}unknown`, revision: 0 },
+      ]);
+      expect(at.sort((x, y) => x.streamId.localeCompare(y.streamId))).toEqual([headOf(a.events[1]!), headOf(b.events[0]!)]);
+      expect(await store.headsAt([])).toEqual([]);
+    });
+
+    it('names the streams with events recorded in a time range, with their first and last revision there', async () => {
+      const prefix = freshPrefix('recorded');
+      const start = new Date();
+      await pause(5);
+      await store.append(`${prefix}a`, [newEvent(), newEvent()], { expectedRevision: 'no-stream' });
+      await store.append(`${prefix}b`, [newEvent()], { expectedRevision: 'no-stream' });
+      await pause(5);
+      const middle = new Date();
+      await pause(5);
+      await store.append(`${prefix}a`, [newEvent()], { expectedRevision: 1 });
+      await store.append(`other-${prefix}a`, [newEvent()], { expectedRevision: 'no-stream' });
+      const end = new Date(Date.now() + 60_000);
+      const spans = async (from: Date, to: Date) => {
+        const found: RecordedSpan[] = [];
+        for await (const span of store.recordedSpans({ streamPrefix: prefix, from, to })) found.push(span);
+        return found.sort((x, y) => x.streamId.localeCompare(y.streamId));
+      };
+
+      expect(await spans(start, middle)).toEqual([
+        { streamId: `${prefix}a`, firstRevision: 0, lastRevision: 1 },
+        { streamId: `${prefix}b`, firstRevision: 0, lastRevision: 0 },
+      ]);
+      expect(await spans(middle, end)).toEqual([{ streamId: `${prefix}a`, firstRevision: 2, lastRevision: 2 }]);
+      expect(await spans(start, end)).toEqual([
+        { streamId: `${prefix}a`, firstRevision: 0, lastRevision: 2 },
+        { streamId: `${prefix}b`, firstRevision: 0, lastRevision: 0 },
+      ]);
+      expect(await spans(new Date(start.getTime() - 60_000), start)).toEqual([]);
     });
 
     it('retries a batch whose handler failed, delivers later appends, and stops', async () => {

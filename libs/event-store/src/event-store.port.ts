@@ -1,6 +1,6 @@
 /**
  * The event store port (design.md "Event envelope"). Adapters: PostgreSQL (pg pool or
- * PGlite) and, later, EventStoreDB. Every adapter passes `event-store.contract.ts`.
+ * PGlite) and EventStoreDB. Every adapter passes `event-store.contract.ts`.
  */
 
 /** Who caused an event. `onBehalfOf` names the person a service key acts for. */
@@ -92,6 +92,20 @@ export interface SubscribeOptions extends Partial<ReadAllOptions> {
   readonly onIdle?: () => void;
 }
 
+/** A stream's chain head: the revision and hash of its last event (or of the event at a revision asked for). */
+export interface ChainHead {
+  readonly streamId: string;
+  readonly revision: number;
+  readonly hash: string;
+}
+
+/** The events of one stream recorded in a time range: the first and last revision among them. */
+export interface RecordedSpan {
+  readonly streamId: string;
+  readonly firstRevision: number;
+  readonly lastRevision: number;
+}
+
 export interface Subscription {
   /** Resolves once the running batch (if any) finished and no further batch will start. */
   stop(): Promise<void>;
@@ -131,6 +145,24 @@ export interface EventStore {
 
   /** The head of the log: the checkpoint of the last readable event, or null when empty. */
   headCheckpoint(options?: { readonly streamPrefix?: string }): Promise<Checkpoint | null>;
+
+  /**
+   * The head of every stream whose id starts with `streamPrefix`, each once, in no given order.
+   * All of them are held in memory at once: the auditor's digests need the whole set anyway.
+   */
+  streamHeads(options: { readonly streamPrefix: string }): Promise<ChainHead[]>;
+
+  /**
+   * The chain head each named stream had at the named revision, i.e. the hash of its event
+   * there; a revision the stream does not (or no longer) hold is left out.
+   */
+  headsAt(events: ReadonlyArray<{ readonly streamId: string; readonly revision: number }>): Promise<ChainHead[]>;
+
+  /**
+   * The streams of `streamPrefix` with events whose `recordedAt` lies in [from, to), each once
+   * with the first and last revision so recorded, in no given order.
+   */
+  recordedSpans(options: { readonly streamPrefix: string; readonly from: Date; readonly to: Date }): AsyncIterable<RecordedSpan>;
 }
 
 export class WrongExpectedRevisionError extends Error {

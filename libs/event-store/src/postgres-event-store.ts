@@ -4,12 +4,14 @@ import { assertAppendable, sealEvents, type SealedEvent, type StreamHead } from 
 import {
   WrongExpectedRevisionError,
   type AppendResult,
+  type ChainHead,
   type Checkpoint,
   type EventEnvelope,
   type EventStore,
   type ExpectedRevision,
   type NewEvent,
   type ReadAllOptions,
+  type RecordedSpan,
   type StoredEvent,
   type SubscribeOptions,
   type Subscription,
@@ -38,6 +40,10 @@ const STREAM_REVISION_CONSTRAINT = 'events_stream_revision_key';
 const EVENT_ID_CONSTRAINT = 'events_event_id_key';
 /** An `any` append retries when a concurrent numbered append took its revision. */
 const ANY_REVISION_ATTEMPTS = 5;
+/** Events looked up per statement of `headsAt`: keeps each statement's parameter small. */
+const HEADS_PER_LOOKUP = 5_000;
+/** Streams per statement of `recordedSpans`. */
+const SPANS_PER_PAGE = 200;
 
 /**
  * The event store on PostgreSQL or PGlite (through `SqlDatabase`), one `events` table in
@@ -229,6 +235,48 @@ export class PostgresEventStore implements EventStore {
     return row ? checkpointOf(row) : null;
   }
 
+  /** One statement, so one snapshot: every head as of the same instant. */
+  async streamHeads(options: { readonly streamPrefix: string }): Promise<ChainHead[]> {
+    const rows = await this.db.query<ChainHeadRow>(
+      `SELECT DISTINCT ON (stream_id) stream_id, revision, hash FROM events
+        WHERE starts_with(stream_id, $1) ORDER BY stream_id, revision DESC`,
+      [options.streamPrefix],
+    );
+    return rows.map(chainHeadFromRow);
+  }
+
+  /** Looked up on the (stream, revision) unique index, a few thousand events per statement. */
+  async headsAt(events: ReadonlyArray<{ readonly streamId: string; readonly revision: number }>): Promise<ChainHead[]> {
+    const heads: ChainHead[] = [];
+    for (let from = 0; from < events.length; from += HEADS_PER_LOOKUP) {
+      const chunk = events.slice(from, from + HEADS_PER_LOOKUP).map((event) => [event.streamId, event.revision]);
+      const rows = await this.db.query<ChainHeadRow>(
+        `SELECT e.stream_id, e.revision, e.hash FROM jsonb_array_elements($1::jsonb) AS wanted
+           JOIN events e ON e.stream_id = wanted->>0 AND e.revision = (wanted->>1)::int`,
+        [JSON.stringify(chunk)],
+      );
+      heads.push(...rows.map(chainHeadFromRow));
+    }
+    return heads;
+  }
+
+  /** In stream id order, a page of streams per statement. */
+  async *recordedSpans(options: { readonly streamPrefix: string; readonly from: Date; readonly to: Date }): AsyncIterable<RecordedSpan> {
+    for (let after = ''; ; ) {
+      const rows = await this.db.query<{ stream_id: string; first_revision: number; last_revision: number }>(
+        `SELECT stream_id, min(revision) AS first_revision, max(revision) AS last_revision FROM events
+          WHERE starts_with(stream_id, $1) AND stream_id > $2 AND recorded_at >= $3::timestamptz AND recorded_at < $4::timestamptz
+          GROUP BY stream_id ORDER BY stream_id LIMIT $5`,
+        [options.streamPrefix, after, options.from.toISOString(), options.to.toISOString(), SPANS_PER_PAGE],
+      );
+      for (const row of rows) {
+        yield { streamId: row.stream_id, firstRevision: Number(row.first_revision), lastRevision: Number(row.last_revision) };
+      }
+      if (rows.length < SPANS_PER_PAGE) return;
+      after = rows[rows.length - 1]!.stream_id;
+    }
+  }
+
   /** Stops this store's subscriptions and waits for the last NOTIFY; the database stays open. */
   async close(): Promise<void> {
     await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop()));
@@ -387,6 +435,16 @@ const EVENT_COLUMNS = `position, transaction_id::text AS transaction_id_text, ev
   to_char(occurred_at AT TIME ZONE 'UTC', ${ISO_INSTANT}) AS occurred_at,
   to_char(recorded_at AT TIME ZONE 'UTC', ${ISO_INSTANT}) AS recorded_at,
   actor, metadata, data, prev_hash, hash`;
+
+interface ChainHeadRow {
+  readonly stream_id: string;
+  readonly revision: number;
+  readonly hash: string;
+}
+
+function chainHeadFromRow(row: ChainHeadRow): ChainHead {
+  return { streamId: row.stream_id, revision: Number(row.revision), hash: row.hash };
+}
 
 function envelopeFromRow(row: EventRow): EventEnvelope {
   return {

@@ -14,7 +14,8 @@ import {
   type HeadChange,
 } from '#audit';
 import type { SqlDatabase } from '#database';
-import { CLOCK, SQL_DATABASE, type Clock } from '#platform';
+import type { ChainHead, EventStore } from '#event-store';
+import { CLOCK, EVENT_STORE, SQL_DATABASE, type Clock } from '#platform';
 import { TICKET_STREAM_PREFIX } from '#read-model';
 import { DigestSigningKey } from './digest-signing-key.js';
 
@@ -83,15 +84,16 @@ const HEADS_PER_INSERT = 5_000;
 export class AuditDigests {
   constructor(
     @Inject(SQL_DATABASE) private readonly db: SqlDatabase,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly signingKey: DigestSigningKey,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   /**
-   * Reads every ticket stream's head in one statement (one snapshot), folds and signs them, and
-   * stores the digest with its heads in one transaction. A scheduled digest names its interval's
-   * start (`slot`): when another replica already made that one, nothing is stored and the answer
-   * is undefined.
+   * Reads every ticket stream's head from the event store (`EventStore.streamHeads`), folds and
+   * signs them, and stores the digest with its heads in one transaction. A scheduled digest names
+   * its interval's start (`slot`): when another replica already made that one, nothing is stored
+   * and the answer is undefined.
    * @throws ProblemException 503 without a signing key.
    */
   async make(request: { trigger: 'on-demand'; requestedBy: string | null } | { trigger: 'scheduled'; slot: Date }): Promise<DigestRecord | undefined> {
@@ -146,12 +148,7 @@ export class AuditDigests {
 
   /** Every ticket stream's last event, sorted by stream id in byte order (what `foldHeads` wants). */
   async currentHeads(): Promise<DigestHead[]> {
-    const rows = await this.db.query<{ stream_id: string; revision: number; hash: string }>(
-      `SELECT DISTINCT ON (stream_id) stream_id, revision, hash FROM events
-        WHERE starts_with(stream_id, $1) ORDER BY stream_id, revision DESC`,
-      [TICKET_STREAM_PREFIX],
-    );
-    return rows.map((row) => ({ streamId: row.stream_id, revision: Number(row.revision), hash: row.hash })).sort(byStreamId);
+    return (await this.store.streamHeads({ streamPrefix: TICKET_STREAM_PREFIX })).sort(byStreamId);
   }
 
   /** A page of digests, newest first; `after` is the last digest of the previous page. */
@@ -183,43 +180,37 @@ export class AuditDigests {
   /**
    * Compares a kept digest with the streams as stored now: its signature, whether its stored
    * heads still fold to the signed digest, and each covered stream (`classifyHead`). Streams
-   * begun since are counted as `added`.
+   * begun since are counted as `added`. Reads every stream's head, then, for the streams grown
+   * since, their event at the kept revision (`EventStore.headsAt`).
    */
   async check(record: DigestRecord): Promise<DigestCheck> {
-    const rows = await this.db.query<{ stream_id: string; revision: number; kept_hash: string; current_hash: string | null; head_revision: number | null }>(
-      `SELECT h.stream_id, h.revision, h.hash AS kept_hash, e.hash AS current_hash,
-              (SELECT max(x.revision) FROM events x WHERE x.stream_id = (h.stream_id COLLATE "default")) AS head_revision
-         FROM audit_digest_heads h
-         LEFT JOIN events e ON e.stream_id = (h.stream_id COLLATE "default") AND e.revision = h.revision
-        WHERE h.digest_id = $1::uuid
-        ORDER BY h.stream_id`,
-      [record.id],
-    );
-    const [added] = await this.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM (SELECT DISTINCT stream_id FROM events WHERE starts_with(stream_id, $2)) s
-        WHERE NOT EXISTS (SELECT 1 FROM audit_digest_heads h WHERE h.digest_id = $1::uuid AND h.stream_id = (s.stream_id COLLATE "C"))`,
-      [record.id, TICKET_STREAM_PREFIX],
-    );
-    const kept = rows.map((row) => ({ streamId: row.stream_id, revision: Number(row.revision), hash: row.kept_hash }));
+    const kept = await this.heads(record.id, '', Number.MAX_SAFE_INTEGER);
+    const current = new Map((await this.store.streamHeads({ streamPrefix: TICKET_STREAM_PREFIX })).map((head) => [head.streamId, head]));
+    // A stream grown since keeps the kept head only if its event at that revision still has that hash.
+    const grown = kept.filter((head) => (current.get(head.streamId)?.revision ?? -1) > head.revision);
+    const atKeptRevision = new Map((await this.store.headsAt(grown)).map((head) => [head.streamId, head]));
     const headsMatchDigest =
       kept.length === record.streams && foldHeads(kept) === record.digest && statementDigest(record.statement) === record.digest;
-    const counts = { covered: rows.length, unchanged: 0, extended: 0, rewritten: 0, truncated: 0, missing: 0, added: Number(added?.n ?? 0) };
+    const keptIds = new Set(kept.map((head) => head.streamId));
+    const added = [...current.keys()].filter((streamId) => !keptIds.has(streamId)).length;
+    const counts = { covered: kept.length, unchanged: 0, extended: 0, rewritten: 0, truncated: 0, missing: 0, added };
     const missing: string[] = [];
     const truncated: Array<DigestCheck['truncated'][number]> = [];
     const rewritten: Array<DigestCheck['rewritten'][number]> = [];
     const extended: Array<DigestCheck['extended'][number]> = [];
-    rows.forEach((row, index) => {
-      const head = kept[index]!;
-      const headRevision = row.head_revision === null ? null : Number(row.head_revision);
-      const change = classifyHead(head, { headRevision, hashAtKeptRevision: row.current_hash });
+    for (const head of kept) {
+      const now = current.get(head.streamId);
+      const headRevision = now?.revision ?? null;
+      const currentHash = hashAt(head.revision, now, atKeptRevision.get(head.streamId));
+      const change = classifyHead(head, { headRevision, hashAtKeptRevision: currentHash });
       counts[change] += 1;
       if (change === 'missing' && missing.length < CHECK_LIST_LIMIT) missing.push(head.streamId);
       if (change === 'truncated' && truncated.length < CHECK_LIST_LIMIT) truncated.push({ streamId: head.streamId, revision: head.revision, currentRevision: headRevision! });
       if (change === 'rewritten' && rewritten.length < CHECK_LIST_LIMIT) {
-        rewritten.push({ streamId: head.streamId, revision: head.revision, keptHash: head.hash, currentHash: row.current_hash! });
+        rewritten.push({ streamId: head.streamId, revision: head.revision, keptHash: head.hash, currentHash: currentHash! });
       }
       if (change === 'extended' && extended.length < CHECK_LIST_LIMIT) extended.push({ streamId: head.streamId, revision: head.revision, currentRevision: headRevision! });
-    });
+    }
     const signature = this.checkSignature(record);
     const tampered = (['unchanged', 'extended', 'rewritten', 'truncated', 'missing'] as const).some((change) => isTampering(change) && counts[change] > 0);
     return {
@@ -242,6 +233,12 @@ export class AuditDigests {
     const publicKey = createPublicKey(this.signingKey.privateKey());
     return verifyStatement(record.statement, record.signature, publicKey) ? 'valid' : 'invalid';
   }
+}
+
+/** The stored hash of a stream's event at `revision`: its head's when the head is there, else the one looked up; null when it holds none. */
+function hashAt(revision: number, head: ChainHead | undefined, atRevision: ChainHead | undefined): string | null {
+  if (head?.revision === revision) return head.hash;
+  return atRevision?.hash ?? null;
 }
 
 function toRecord(row: DigestRow): DigestRecord {

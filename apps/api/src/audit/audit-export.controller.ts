@@ -4,9 +4,8 @@ import { IsOptional, IsString, Length } from 'class-validator';
 import type { Response } from 'express';
 import type { Logger } from 'pino';
 import { chainHeadLine, endLine, envelopeLine } from '#audit';
-import type { SqlDatabase } from '#database';
 import type { EventEnvelope, EventStore } from '#event-store';
-import { EVENT_STORE, LOGGER, SQL_DATABASE } from '#platform';
+import { EVENT_STORE, LOGGER } from '#platform';
 import { TICKET_STREAM_PREFIX } from '#read-model';
 import { TicketNotFoundError, type FieldError } from '#ticket-domain';
 import { Allow } from '../auth/roles.js';
@@ -17,8 +16,6 @@ import { StreamedResponse } from './streamed-response.js';
 
 /** The longest `to − from` of a time-range export: a month's events, streamed. */
 export const MAX_EXPORT_RANGE_DAYS = 31;
-/** Streams looked up per query of a time-range export. */
-const STREAMS_PER_PAGE = 200;
 
 export class AuditExportQuery {
   @ApiPropertyOptional({ description: 'one ticket: every event of its stream' })
@@ -58,7 +55,6 @@ type ExportScope = { readonly ticketId: string } | TimeRange;
 export class AuditExportController {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    @Inject(SQL_DATABASE) private readonly db: SqlDatabase,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
@@ -86,30 +82,22 @@ export class AuditExportController {
   }
 
   /**
-   * Every ticket stream with an event recorded in [from, to): its events from the first to the
-   * last so recorded (one unbroken piece of its chain), then its head as stored now.
+   * Every ticket stream with an event recorded in [from, to) (`EventStore.recordedSpans`): its
+   * events from the first to the last so recorded (one unbroken piece of its chain), then its
+   * head as stored now.
    */
   private async writeRange(out: StreamedResponse, range: TimeRange): Promise<{ streams: number; events: number } | undefined> {
     const totals = { streams: 0, events: 0 };
-    for (let after = ''; ; ) {
-      const streams = await this.db.query<{ stream_id: string; first_revision: number; last_revision: number }>(
-        `SELECT stream_id, min(revision) AS first_revision, max(revision) AS last_revision FROM events
-          WHERE starts_with(stream_id, $1) AND stream_id > $2 AND recorded_at >= $3::timestamptz AND recorded_at < $4::timestamptz
-          GROUP BY stream_id ORDER BY stream_id LIMIT $5`,
-        [TICKET_STREAM_PREFIX, after, range.from.toISOString(), range.to.toISOString(), STREAMS_PER_PAGE],
-      );
-      if (streams.length === 0) return totals;
-      for (const stream of streams) {
-        const events = await this.store.readStream(stream.stream_id, { fromRevision: Number(stream.first_revision) });
-        if (events.length === 0) continue;
-        const exported = events.filter((event) => event.revision <= Number(stream.last_revision));
-        const written = await writeStream(out, exported, events);
-        if (!written) return undefined;
-        totals.streams += 1;
-        totals.events += written.events;
-      }
-      after = streams[streams.length - 1]!.stream_id;
+    for await (const span of this.store.recordedSpans({ streamPrefix: TICKET_STREAM_PREFIX, ...range })) {
+      const events = await this.store.readStream(span.streamId, { fromRevision: span.firstRevision });
+      if (events.length === 0) continue;
+      const exported = events.filter((event) => event.revision <= span.lastRevision);
+      const written = await writeStream(out, exported, events);
+      if (!written) return undefined;
+      totals.streams += 1;
+      totals.events += written.events;
     }
+    return totals;
   }
 
   private scopeOf(query: AuditExportQuery): ExportScope {

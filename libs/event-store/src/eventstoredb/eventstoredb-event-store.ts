@@ -5,6 +5,7 @@ import {
   FORWARDS,
   NO_STREAM,
   START,
+  StreamDeletedError,
   StreamNotFoundError,
   WrongExpectedVersionError,
   streamNameFilter,
@@ -12,18 +13,21 @@ import {
   type AllStreamSubscription,
   type EventStoreDBClient,
   type Position,
+  type ReadStreamOptions,
   type ResolvedEvent,
 } from '@eventstore/db-client';
 import { assertAppendable, sealEvents, type StreamHead } from '../envelope.js';
 import {
   WrongExpectedRevisionError,
   type AppendResult,
+  type ChainHead,
   type Checkpoint,
   type EventEnvelope,
   type EventStore,
   type ExpectedRevision,
   type NewEvent,
   type ReadAllOptions,
+  type RecordedSpan,
   type StoredEvent,
   type SubscribeOptions,
   type Subscription,
@@ -46,6 +50,8 @@ export interface EventStoreDbEventStoreOptions {
 const ANY_REVISION_ATTEMPTS = 32;
 /** Events read from `$all` per round trip while looking for a prefix's events. */
 const ALL_PAGE_SIZE = 500;
+/** Single-stream reads in flight at once when looking up many streams' heads. */
+const STREAM_READS_IN_FLIGHT = 16;
 
 /**
  * The event store on EventStoreDB (issue 7), one ESDB stream per Ticketflow stream. Each
@@ -231,6 +237,52 @@ export class EventStoreDbEventStore implements EventStore {
     }
   }
 
+  /**
+   * Costs a read of the whole of `$all` (every stream's events, the prefix's filtered out here),
+   * then one backwards read of one event per stream of the prefix: `$all` still holds the events
+   * of a stream deleted or truncated until the next scavenge, so only the stream itself tells its
+   * head.
+   */
+  async streamHeads(options: { readonly streamPrefix: string }): Promise<ChainHead[]> {
+    const streamIds = new Set<string>();
+    for await (const event of this.#prefixEvents(options.streamPrefix)) streamIds.add(event.streamId);
+    const heads = await inBatches([...streamIds], (streamId) => this.#readOne(streamId, { direction: BACKWARDS, fromRevision: END }));
+    return heads.filter((head) => head !== undefined);
+  }
+
+  /** One forwards read of one event per stream asked for, a few in flight at once. */
+  async headsAt(events: ReadonlyArray<{ readonly streamId: string; readonly revision: number }>): Promise<ChainHead[]> {
+    const heads = await inBatches(events, async ({ streamId, revision }) => {
+      const event = await this.#readOne(streamId, { direction: FORWARDS, fromRevision: BigInt(revision) });
+      // A stream truncated past `revision` answers its first event still kept instead.
+      return event?.revision === revision ? event : undefined;
+    });
+    return heads.filter((head) => head !== undefined);
+  }
+
+  /**
+   * Costs a read of the whole of `$all` from its start, whatever the range: `recordedAt` is the
+   * writer's clock, which `$all`'s order does not follow, and the client's `readAll` takes no
+   * filter. The spans are collected in memory (one per stream of the range) and handed over
+   * once the read ends.
+   */
+  async *recordedSpans(options: { readonly streamPrefix: string; readonly from: Date; readonly to: Date }): AsyncIterable<RecordedSpan> {
+    const from = options.from.getTime();
+    const to = options.to.getTime();
+    const spans = new Map<string, RecordedSpan>();
+    for await (const event of this.#prefixEvents(options.streamPrefix)) {
+      const recordedAt = Date.parse(event.recordedAt);
+      if (recordedAt < from || recordedAt >= to) continue;
+      const span = spans.get(event.streamId);
+      spans.set(event.streamId, {
+        streamId: event.streamId,
+        firstRevision: Math.min(span?.firstRevision ?? event.revision, event.revision),
+        lastRevision: Math.max(span?.lastRevision ?? event.revision, event.revision),
+      });
+    }
+    yield* spans.values();
+  }
+
   /** Reads one event of `$all`, which fails after `deadlineMs` when the server does not answer. */
   async ping(deadlineMs: number): Promise<void> {
     for await (const _event of this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1, deadline: deadlineMs })) break;
@@ -243,6 +295,30 @@ export class EventStoreDbEventStore implements EventStore {
     await this.client.dispose();
   }
 
+  /** Every event of the prefix in `$all`, from the start to the end of the log, a page at a time. */
+  async *#prefixEvents(streamPrefix: string): AsyncIterable<EventEnvelope> {
+    for (let after: Position | undefined; ; ) {
+      const page = await this.#scan(after, { limit: ALL_PAGE_SIZE, streamPrefix });
+      for (const stored of page.events) yield stored.event;
+      if (!page.more) return;
+      after = page.scannedTo;
+    }
+  }
+
+  /** The first event a one-event read of the stream gives, as a chain head; none for a deleted or unknown stream. */
+  async #readOne(streamId: string, options: Pick<ReadStreamOptions, 'direction' | 'fromRevision'>): Promise<ChainHead | undefined> {
+    try {
+      for await (const resolved of this.client.readStream(streamId, { ...options, maxCount: 1 })) {
+        const { revision, hash } = envelopeOf(recordedOf(resolved));
+        return { streamId, revision, hash };
+      }
+    } catch (error) {
+      if (error instanceof StreamNotFoundError || error instanceof StreamDeletedError) return undefined;
+      throw error;
+    }
+    return undefined;
+  }
+
   /** New events of the prefix from now on call `wake`; a failing feed is reported, polling goes on. */
   #liveFeed(streamPrefix: string | undefined, wake: () => void, onError: (error: unknown) => void): AllStreamSubscription {
     const feed = this.client.subscribeToAll({
@@ -253,6 +329,15 @@ export class EventStoreDbEventStore implements EventStore {
     feed.on('error', onError);
     return feed;
   }
+}
+
+/** `read` of every item, at most `STREAM_READS_IN_FLIGHT` at once, answers in the items' order. */
+async function inBatches<Item, Result>(items: readonly Item[], read: (item: Item) => Promise<Result>): Promise<Result[]> {
+  const results: Result[] = [];
+  for (let from = 0; from < items.length; from += STREAM_READS_IN_FLIGHT) {
+    results.push(...(await Promise.all(items.slice(from, from + STREAM_READS_IN_FLIGHT).map(read))));
+  }
+  return results;
 }
 
 /** Events in system streams (`$…`) are the server's own; a prefix narrows further. */
