@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildOnce } from '../support/build.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -39,7 +40,7 @@ const hasCurl = spawnSync('curl', ['--version']).status === 0;
   let output = '';
 
   beforeAll(async () => {
-    execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'ignore' });
+    await buildOnce();
     dataDir = await mkdtemp(join(tmpdir(), 'ticketflow-readme-'));
     port = await freePort();
     service = spawn(process.execPath, ['dist/apps/api/src/main.js'], {

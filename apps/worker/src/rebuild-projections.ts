@@ -16,6 +16,7 @@ try {
     dataSource: infrastructure.dataSource,
     store: infrastructure.eventStore,
     concurrentWriters: !config.embedded,
+    partitions: config.projectionPartitions,
     onProgress: ({ events, elapsedMs, phase }) => {
       if (phase === 'replaying' && elapsedMs - lastReport < 1000) return;
       lastReport = elapsedMs;

@@ -1,8 +1,8 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import type { SqlDatabase } from '#database';
 import { PROJECTION_DB, type TicketflowConfig } from '#platform';
-import { KpiProjector, ReadModelWaiter, SlaAlarmSignal, TicketProjector, type Projector } from '#read-model';
-import { ProjectorService, PROJECTORS } from './projector.service.js';
+import { KPIS_PROJECTION, KpiProjector, partitionName, ReadModelWaiter, SlaAlarmSignal, TICKETS_PROJECTION, TicketProjector, type Projector } from '#read-model';
+import { ProjectorService, PROJECTORS, type ProjectionPartition } from './projector.service.js';
 import { RelayService } from './relay.service.js';
 import { SlaWatcher } from './sla-watcher.service.js';
 
@@ -19,10 +19,11 @@ export class WorkerModule {
         {
           provide: PROJECTORS,
           // Raw SQL on the projector's own connections: TypeORM's query runner adds nothing here.
-          useFactory: (db: SqlDatabase, waiter: ReadModelWaiter, alarms: SlaAlarmSignal): Projector[] => [
-            announcing(new TicketProjector(db), waiter, alarms),
-            new KpiProjector(db),
-          ],
+          useFactory: (db: SqlDatabase, waiter: ReadModelWaiter, alarms: SlaAlarmSignal): ProjectionPartition[] =>
+            projectionPartitions(config.projectionPartitions, (partition, partitions) => [
+              announcing(new TicketProjector(db, { name: partitionName(TICKETS_PROJECTION, partition, partitions), partition, partitions }), waiter, alarms),
+              new KpiProjector(db, { name: partitionName(KPIS_PROJECTION, partition, partitions), partition, partitions }),
+            ]),
           inject: [PROJECTION_DB, ReadModelWaiter, SlaAlarmSignal],
         },
         ProjectorService,
@@ -33,6 +34,11 @@ export class WorkerModule {
     if (config.roles.has('relay') && config.kafkaBrokers.length > 0) providers.push(RelayService);
     return { module: WorkerModule, providers };
   }
+}
+
+/** Partition p of n of every projection, `p3of8` (`all` when n is 1). */
+function projectionPartitions(n: number, projectorsOf: (partition: number, partitions: number) => Projector[]): ProjectionPartition[] {
+  return Array.from({ length: n }, (_, p) => ({ name: n === 1 ? 'all' : `p${p}of${n}`, projectors: projectorsOf(p, n) }));
 }
 
 /**

@@ -50,6 +50,13 @@ export interface TicketflowConfig {
   readonly complaintDepartment: string;
   /** The most due SLA clocks one watcher claims at a time. */
   readonly slaWatcherBatch: number;
+  /**
+   * How many partitions (by ticket id; by customer for the indicators) the projections are
+   * split into, each owned by one worker at a time. 1: one projector per process, no leases.
+   */
+  readonly projectionPartitions: number;
+  /** A worker's partition leases last this long without renewal; they are renewed every third of it. */
+  readonly projectionLeaseTtlMs: number;
 }
 
 export class ConfigError extends Error {
@@ -161,6 +168,8 @@ export function loadConfig(env: Env, defaults: { readonly roles?: string } = {})
     logLevel: env.LOG_LEVEL || 'info',
     complaintDepartment: env.TICKETFLOW_COMPLAINT_DEPARTMENT || 'complaints',
     slaWatcherBatch: integer('SLA_WATCHER_BATCH', 200, 1, 10_000),
+    projectionPartitions: integer('PROJECTION_PARTITIONS', 1, 1, 256),
+    projectionLeaseTtlMs: integer('PROJECTION_LEASE_TTL_MS', 15_000, 500, 600_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -97,3 +97,18 @@ describe('loadConfig: the event store (issue 7)', () => {
     expect(loadConfig({ EVENTSTORE_CONNECTION_STRING: 'not a connection string' }).eventStore).toBe('postgres');
   });
 });
+
+describe('loadConfig: partitioned projections (issue 7)', () => {
+  it('defaults to one partition (no leases) and a 15-second lease', () => {
+    expect(loadConfig({})).toMatchObject({ projectionPartitions: 1, projectionLeaseTtlMs: 15_000 });
+    expect(loadConfig({ PROJECTION_PARTITIONS: '8', PROJECTION_LEASE_TTL_MS: '1500' })).toMatchObject({ projectionPartitions: 8, projectionLeaseTtlMs: 1_500 });
+  });
+
+  it('refuses a partition count or lease outside its range, each in one line naming the variable', () => {
+    expect(problemsOf({ PROJECTION_PARTITIONS: '0', PROJECTION_LEASE_TTL_MS: '100' })).toEqual([
+      'PROJECTION_PARTITIONS must be a whole number from 1 to 256, got "0"',
+      'PROJECTION_LEASE_TTL_MS must be a whole number from 500 to 600000, got "100"',
+    ]);
+    expect(problemsOf({ PROJECTION_PARTITIONS: 'eight' })).toEqual(['PROJECTION_PARTITIONS must be a whole number from 1 to 256, got "eight"']);
+  });
+});

@@ -18,6 +18,11 @@ export class ProjectorHealth {
   set(projection: string, state: ProjectionState): void {
     this.projections.set(projection, state);
   }
+
+  /** A partition this process no longer runs (handed to another worker). */
+  delete(projection: string): void {
+    this.projections.delete(projection);
+  }
 }
 
 /** What readiness reports of the SLA watcher role in this process. */

@@ -5,6 +5,7 @@ export * from './migrations/1764600000000-worker-leases.js';
 export * from './migrations/1764700000000-sla-clock-claims.js';
 export * from './migrations/1764800000000-ticket-opener-and-erasure.js';
 export * from './projection-checkpoint.entity.js';
+export * from './partitions.js';
 export * from './projector.js';
 export * from './sla-alarm-signal.js';
 export * from './sla-clock-rows.js';

@@ -16,6 +16,7 @@ import {
   type ReadModelFixture,
 } from '../../../test/support/read-model-fixture.js';
 import { describeOnEachDatabase, makePostgresDatabase } from '../../../test/support/test-databases.js';
+import { partitionName } from './partitions.js';
 import { rebuildTicketsProjection, type RebuildProgress } from './rebuild-tickets.js';
 import { TICKET_STREAM_PREFIX } from './ticket-projection.js';
 import { CheckpointMovedError, TICKETS_PROJECTION, TicketProjector } from './ticket-projector.js';
@@ -117,7 +118,7 @@ describeOnEachDatabase('rebuildTicketsProjection', (makeDatabase) => {
     await f?.dispose();
   }, DATABASE_HOOK_TIMEOUT_MS);
 
-  const rebuild = (progress: RebuildProgress[] = [], rowsInMemory?: number) =>
+  const rebuild = (progress: RebuildProgress[] = [], rowsInMemory?: number, partitions?: number) =>
     rebuildTicketsProjection({
       dataSource: f.dataSource,
       store: f.store,
@@ -125,6 +126,7 @@ describeOnEachDatabase('rebuildTicketsProjection', (makeDatabase) => {
       concurrentWriters: f.db.kind === 'postgres',
       onProgress: (p) => progress.push(p),
       ...(rowsInMemory !== undefined ? { rowsInMemory } : {}),
+      ...(partitions !== undefined ? { partitions } : {}),
     });
   /** The clock cycles table as text, in key order, and its index names. */
   const clocksText = async () =>
@@ -247,6 +249,31 @@ describeOnEachDatabase('rebuildTicketsProjection', (makeDatabase) => {
     await eventually(async () => expect(await storedRows(f.dataSource)).toEqual(expected), 10_000);
     expect(live.failures).toEqual([]);
     expect(live.restarts).toBe(1);
+  });
+
+  it('partitioned: moves every partition’s checkpoint; each partition’s projector follows on with its own tickets', async () => {
+    const partitions = [0, 1].map(
+      (partition) => new LiveProjector(f.store, new TicketProjector(f.dataSource, { name: partitionName(TICKETS_PROJECTION, partition, 2), partition, partitions: 2 }), null),
+    );
+    try {
+      await partitions[0]!.applyUpTo(100);
+      const head = await f.store.headCheckpoint({ streamPrefix: TICKET_STREAM_PREFIX });
+      await rebuild([], undefined, 2);
+      for (const partition of [0, 1]) expect(await storedCheckpoint(f.dataSource, partitionName(TICKETS_PROJECTION, partition, 2))).toBe(head);
+      expect(await storedRows(f.dataSource)).toEqual(await expectedRows(f));
+
+      for (const projector of partitions) projector.start();
+      // Both stood behind the rebuilt checkpoint (partition 1 had not started): each follows it once.
+      await eventually(() => expect(partitions.map((p) => p.restarts)).toEqual([1, 1]));
+      const ids = (await storedRows(f.dataSource)).map((r) => r.id);
+      for (const [i, id] of ids.slice(0, 20).entries()) await advanceTicket(f.store, id, 2, i);
+      await appendTickets(f.store, 5, 1000);
+      const expected = await expectedRows(f);
+      await eventually(async () => expect(await storedRows(f.dataSource)).toEqual(expected), 10_000);
+      expect(partitions.flatMap((p) => p.failures)).toEqual([]);
+    } finally {
+      for (const projector of partitions) await projector.stop();
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import type { EventStore } from '#event-store';
 import type { DataSource, EntityManager } from 'typeorm';
+import { partitionName } from './partitions.js';
 import { ticketIdOfStream, TICKET_STREAM_PREFIX } from './ticket-projection.js';
 import { foldInto, TICKETS_PROJECTION, TicketProjector, type ProjectionSql } from './ticket-projector.js';
 import type { TicketRow } from './ticket-row.entity.js';
@@ -25,6 +26,8 @@ export interface RebuildOptions {
   readonly elapsed?: () => number;
   /** Rows kept in memory while replaying (default ROWS_IN_MEMORY). */
   readonly rowsInMemory?: number;
+  /** The live projection's partitions (PROJECTION_PARTITIONS, default 1): each one's checkpoint moves. */
+  readonly partitions?: number;
 }
 
 /** The live tables this projection owns, and the names of their rebuilt twins. */
@@ -47,6 +50,8 @@ const WRITE_CHUNK = 2_000;
  * Replays the whole log into fresh tables beside the live ones (the tickets and their SLA clock
  * cycles), then swaps them in one transaction that holds the live projection's checkpoint row:
  * the live projector waits, finds its checkpoint moved, and follows on from the rebuilt one.
+ * Partitioned, every partition's checkpoint moves to the rebuilt one: the new tables hold every
+ * ticket up to it.
  * Replays have no side effects (design.md): this only writes read-model rows — it releases no
  * allocation's reservation and appends nothing, and the SLA watcher finds every alarm of the
  * rebuilt clocks already recorded.
@@ -119,13 +124,16 @@ export async function rebuildTicketsProjection(options: RebuildOptions): Promise
   memory.clear();
 
   report(events, 'swapping');
+  const partitions = options.partitions ?? 1;
+  const liveCheckpoints = Array.from({ length: partitions }, (_, p) => partitionName(TICKETS_PROJECTION, p, partitions));
   await dataSource.transaction(async (manager) => {
     await manager.query(
-      `INSERT INTO projection_checkpoints (name, checkpoint, updated_at) VALUES ($1, NULL, now()) ON CONFLICT (name) DO NOTHING`,
-      [TICKETS_PROJECTION],
+      `INSERT INTO projection_checkpoints (name, checkpoint, updated_at) SELECT name, NULL, now() FROM unnest($1::text[]) AS name ON CONFLICT (name) DO NOTHING`,
+      [liveCheckpoints],
     );
-    await manager.query(`SELECT checkpoint FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, [TICKETS_PROJECTION]);
-    // With the live projector held at the lock, catch up with what was appended meanwhile.
+    // In name order, so two rebuilds never wait on each other's rows.
+    await manager.query(`SELECT checkpoint FROM projection_checkpoints WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE`, [liveCheckpoints]);
+    // With the live projectors held at the lock, catch up with what was appended meanwhile.
     while (options.concurrentWriters) {
       const batch = await store.readAll(checkpoint, { limit: batchSize, streamPrefix: TICKET_STREAM_PREFIX });
       if (batch.length === 0) break;
@@ -140,7 +148,7 @@ export async function rebuildTicketsProjection(options: RebuildOptions): Promise
       await manager.query(`DROP TABLE ${live}_previous`);
       await renameIndexesAsBefore(manager, live, liveIndexes);
     }
-    await manager.query(`UPDATE projection_checkpoints SET checkpoint = $2, updated_at = now() WHERE name = $1`, [TICKETS_PROJECTION, checkpoint]);
+    await manager.query(`UPDATE projection_checkpoints SET checkpoint = $2, updated_at = now() WHERE name = ANY($1::text[])`, [liveCheckpoints, checkpoint]);
     await manager.query(`DELETE FROM projection_checkpoints WHERE name = $1`, [REBUILD_PROJECTION]);
   });
   report(events, 'done');

@@ -1,4 +1,5 @@
 import type { StoredEvent } from '#event-store';
+import { partitionOf } from './partitions.js';
 import { CheckpointMovedError, type Projector } from './projector.js';
 import { clockRecordsOf, ticketNextAlarmAt } from './sla-clock-rows.js';
 import { projectTicket, ticketIdOfStream, TICKET_STREAM_PREFIX } from './ticket-projection.js';
@@ -93,7 +94,8 @@ function toRecord(row: TicketRow): Record<string, unknown> {
  * Applies batches of events to the ticket read model and its SLA clock cycles: rows, clock
  * cycles and checkpoint commit in one transaction, each table written set-based (one upsert
  * per batch), and the checkpoint row is locked and compared first so a projector whose
- * checkpoint was moved (by a rebuild) stops instead of writing over it.
+ * checkpoint was moved (by a rebuild, or by another worker that took its partition over) stops
+ * instead of writing over it.
  */
 export class TicketProjector implements Projector {
   constructor(
@@ -104,6 +106,9 @@ export class TicketProjector implements Projector {
       readonly name?: string;
       /** Whether applied assignments release the places allocations reserved (the live projection's job; not a rebuild's). */
       readonly releasesReservations?: boolean;
+      /** The partition this projector owns (`partitionOf` the ticket id) and how many there are; default 0 of 1. */
+      readonly partition?: number;
+      readonly partitions?: number;
     } = {},
   ) {}
 
@@ -144,7 +149,8 @@ export class TicketProjector implements Projector {
     );
     if ((locked[0]?.checkpoint ?? null) !== resumedFrom) throw new CheckpointMovedError(this.name);
 
-    const ticketEvents = batch.filter((e) => e.event.streamId.startsWith(TICKET_STREAM_PREFIX));
+    // The checkpoint passes every event; the rows take only this partition's tickets.
+    const ticketEvents = batch.filter((e) => e.event.streamId.startsWith(TICKET_STREAM_PREFIX) && this.owns(ticketIdOfStream(e.event.streamId)));
     const rows = await this.loadRows(tx, [...new Set(ticketEvents.map((e) => ticketIdOfStream(e.event.streamId)))]);
     const changed = foldInto(rows, ticketEvents);
     await this.writeRows(tx, [...changed.values()]);
@@ -155,6 +161,11 @@ export class TicketProjector implements Projector {
     }
     await this.saveCheckpoint(tx, batch[batch.length - 1]!.checkpoint);
     return [...changed.values()].map((r) => ({ ticketId: r.id, revision: r.revision, nextAlarmAt: ticketNextAlarmAt(r) }));
+  }
+
+  private owns(ticketId: string): boolean {
+    const partitions = this.options.partitions ?? 1;
+    return partitions === 1 || partitionOf(ticketId, partitions) === (this.options.partition ?? 0);
   }
 
   /** The stored rows of these tickets, locked for this transaction. */

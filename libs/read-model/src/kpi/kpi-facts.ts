@@ -1,5 +1,6 @@
 import type { EventEnvelope } from '#event-store';
 import { evolveClocks, type Category, type Channel, type Level, type SlaClock } from '#ticket-domain';
+import { partitionOf } from '../partitions.js';
 import { asTicketEvent } from '../ticket-projection.js';
 import { handlingBucketOf } from './kpi-histogram.js';
 
@@ -272,15 +273,10 @@ export function repeatContacts(contacts: readonly ContactRef[]): Set<string> {
 }
 
 /**
- * Which partition a ticket's aggregates belong to: FNV-1a (32-bit) of the customer id, modulo
- * the number of partitions. By customer, not by ticket: a repeat contact relates only tickets
- * of one customer, so every input of every indicator stays inside one partition.
+ * Which partition a ticket's aggregates belong to: `partitionOf` its customer id. By customer,
+ * not by ticket: a repeat contact relates only tickets of one customer, so every input of
+ * every indicator stays inside one partition.
  */
 export function kpiPartitionOf(customerId: string, partitions: number): number {
-  let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(customerId, 'utf8')) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % partitions;
+  return partitionOf(customerId, partitions);
 }
