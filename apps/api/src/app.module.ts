@@ -76,8 +76,8 @@ class PlatformModule {
       { provide: EVENT_STORE, useValue: infrastructure.eventStore },
       { provide: PersonalDataVault, useValue: infrastructure.vault },
       { provide: PSEUDONYM_KEY, useValue: infrastructure.pseudonymKey },
-      // With the projector in this process it announces what it applied; otherwise poll the row.
-      { provide: ReadModelWaiter, useValue: new ReadModelWaiter(readModelRevision, config.roles.has('projector') ? null : 50) },
+      // With every partition of the projector in this process it announces what it applied; otherwise poll the row.
+      { provide: ReadModelWaiter, useValue: new ReadModelWaiter(readModelRevision, config.roles.has('projector') && config.projectionPartitions === 1 ? null : 50) },
       { provide: AgentDirectory, useValue: new AgentDirectory(infrastructure.db) },
       {
         provide: SlaAlarmSignal,
