@@ -3,7 +3,8 @@ import { partitionOf } from '#read-model';
 import { describeWithPostgres, eventually, freshPgSchema, type FreshPgSchema } from '#test-support';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
-const env = (url: string) => ({ DATABASE_URL: url, PROJECTION_PARTITIONS: '2', PROJECTION_LEASE_TTL_MS: '600' });
+// A generous wait: a suite that freezes a connection mid-transaction holds back every commit-order reader of the server.
+const env = (url: string) => ({ DATABASE_URL: url, PROJECTION_PARTITIONS: '2', PROJECTION_LEASE_TTL_MS: '600', READ_YOUR_WRITES_TIMEOUT_MS: '10000' });
 
 /**
  * Read your writes (api.md) with partitioned projections: two instances running the API and
