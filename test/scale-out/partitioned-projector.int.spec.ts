@@ -89,7 +89,7 @@ describeWithPostgres('partitioned projectors: three workers, one killed mid-stre
     await referenceSchema?.drop();
   }, 60_000);
 
-  const startWorker = async (): Promise<Worker> => {
+  const startWorker = async (partitions = PARTITIONS): Promise<Worker> => {
     const port = await freePort();
     const child = spawn(process.execPath, ['dist/apps/worker/src/main.js'], {
       cwd: root,
@@ -98,7 +98,7 @@ describeWithPostgres('partitioned projectors: three workers, one killed mid-stre
         DATABASE_URL: schema.url,
         TICKETFLOW_MASTER_KEY: TEST_MASTER_KEY,
         TICKETFLOW_ROLES: 'projector',
-        PROJECTION_PARTITIONS: String(PARTITIONS),
+        PROJECTION_PARTITIONS: String(partitions),
         PROJECTION_LEASE_TTL_MS: String(LEASE_TTL_MS),
         HOST: '127.0.0.1',
         PORT: String(port),
@@ -283,5 +283,11 @@ describeWithPostgres('partitioned projectors: three workers, one killed mid-stre
     // Each ticket's indicators sit in its customer's partition.
     const placed = await infrastructure.db.query<{ customer_id: string; partition: number }>(`SELECT DISTINCT customer_id, partition FROM kpi_tickets`);
     for (const { customer_id, partition } of placed) expect(partition).toBe(kpiPartitionOf(customer_id, PARTITIONS));
+
+    // A worker of another partition count would count the indicators again: it refuses to start.
+    const mismatched = await startWorker(4);
+    await exited(mismatched.process);
+    expect(mismatched.process.exitCode).toBe(1);
+    expect(mismatched.output).toContain('PROJECTION_PARTITIONS is 4, but the indicators were projected in another partition count (checkpoint kpis.p0of6');
   }, 240_000);
 });

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { SqlDatabase } from '#database';
 import type { EventStore, StoredEvent, Subscription } from '#event-store';
 import { CLOCK, CONFIG, EVENT_STORE, LOGGER, Metrics, ProjectorHealth, SQL_DATABASE, type Clock, type TicketflowConfig } from '#platform';
-import { CheckpointMovedError, TICKET_STREAM_PREFIX, type Projector } from '#read-model';
+import { CheckpointMovedError, kpiCheckpointsOfAnotherCount, TICKET_STREAM_PREFIX, type Projector } from '#read-model';
 import { PartitionLeases } from './partition-leases.js';
 
 /** One partition of every projection this process runs (the projector role): leased, started and stopped together. */
@@ -53,7 +53,7 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(PROJECTORS) partitions: readonly ProjectionPartition[],
-    @Inject(SQL_DATABASE) db: SqlDatabase,
+    @Inject(SQL_DATABASE) private readonly db: SqlDatabase,
     @Inject(CONFIG) config: TicketflowConfig,
     private readonly health: ProjectorHealth,
     private readonly metrics: Metrics,
@@ -67,6 +67,12 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    const stale = await kpiCheckpointsOfAnotherCount(this.db, this.partitions.size);
+    if (stale.length > 0) {
+      throw new Error(
+        `PROJECTION_PARTITIONS is ${this.partitions.size}, but the indicators were projected in another partition count (checkpoint ${stale.join(', ')}): once no worker of that count runs, run npm run projections:rebuild with the new count`,
+      );
+    }
     if (this.leases) {
       this.health.set(LEASES_HEALTH, 'starting');
       await this.renew();

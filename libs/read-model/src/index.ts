@@ -21,3 +21,4 @@ export * from './kpi/kpi-periods.js';
 export * from './kpi/kpi-projector.js';
 export * from './kpi/kpi-read.js';
 export * from './kpi/kpi-report.js';
+export * from './kpi/restart-kpis.js';
