@@ -4,6 +4,7 @@ import { ConfigError, Metrics, createLogger, exitOnSignals, loadConfig, systemCl
 import { ApiKeyStore } from './auth/api-key.store.js';
 import { ensureDevAdminKey, type DevAdminKey } from './auth/dev-admin-key.js';
 import { createApp, openProcessInfrastructure } from './create-app.js';
+import { startGrpcApi, type GrpcApi } from './grpc/grpc-api.js';
 
 /**
  * Starts one Ticketflow process with the roles of TICKETFLOW_ROLES (default `defaultRoles`):
@@ -24,6 +25,7 @@ export async function bootstrap(defaultRoles: string): Promise<void> {
   let infrastructure: Infrastructure | undefined;
   let app: INestApplication | undefined;
   let devKey: DevAdminKey | undefined;
+  let grpc: GrpcApi | undefined;
   try {
     infrastructure = await openProcessInfrastructure(config, log);
     app = await createApp({ config, infrastructure, clock: systemClock, log, metrics: new Metrics() });
@@ -32,9 +34,11 @@ export async function bootstrap(defaultRoles: string): Promise<void> {
       devKey = await ensureDevAdminKey(new ApiKeyStore(infrastructure.db), systemClock);
     }
     await app.listen(config.port, config.host);
+    if (config.roles.has('api')) grpc = await startGrpcApi(app, config, log);
   } catch (error) {
     // One line that says what to fix, not a stack trace.
     process.stderr.write(`Ticketflow could not start: ${startFailure(error, config)}\n`);
+    await grpc?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
     await infrastructure?.close().catch(() => undefined);
     process.exit(1);
@@ -42,7 +46,11 @@ export async function bootstrap(defaultRoles: string): Promise<void> {
   const url = `http://localhost:${config.port}`;
   const database = config.embedded ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL (DATABASE_URL)';
   // The relay runs only where KAFKA_BROKERS names a cluster.
-  log.info({ url, roles: [...config.roles].filter((role) => role !== 'relay' || config.kafkaBrokers.length > 0), database }, `Ticketflow listening on ${url} (API docs ${url}/docs), ${database}`);
+  const grpcNote = grpc ? `, gRPC on port ${grpc.port}` : '';
+  log.info(
+    { url, ...(grpc ? { grpcPort: grpc.port } : {}), roles: [...config.roles].filter((role) => role !== 'relay' || config.kafkaBrokers.length > 0), database },
+    `Ticketflow listening on ${url} (API docs ${url}/docs)${grpcNote}, ${database}`,
+  );
   if (config.authentication === 'disabled') {
     const warning = 'AUTHENTICATION DISABLED (TICKETFLOW_AUTH=disabled): every request acts as an admin, without a key. For benchmarks only.';
     log.warn({ authentication: 'disabled' }, warning);
@@ -51,6 +59,7 @@ export async function bootstrap(defaultRoles: string): Promise<void> {
   announceDevKey(devKey, url, config.dataDir, log);
 
   exitOnSignals(log, async () => {
+    await grpc?.close();
     await app?.close();
     await infrastructure?.close();
   });

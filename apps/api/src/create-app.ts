@@ -6,7 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { NestPinoLogger, openInfrastructure, systemClock, type Infrastructure, type TicketflowConfig } from '#platform';
 import { AppModule, type AppDependencies } from './app.module.js';
-import { AccessGuard } from './auth/access.guard.js';
+import { AccessGuard, API_ACCESS, type ApiAccess } from './auth/access.guard.js';
 import { ApiKeyStore } from './auth/api-key.store.js';
 import { ApiKeys1764810000000 } from './auth/api-keys.migration.js';
 import { AuthModule } from './auth/auth.module.js';
@@ -31,8 +31,12 @@ export function openProcessInfrastructure(config: TicketflowConfig, log: Logger)
 /** The process's application with the API keys' module beside it. */
 @Module({})
 class ApiRootModule {
-  static register(deps: AppDependencies, keys: ApiKeyStore): DynamicModule {
-    return { module: ApiRootModule, imports: [AppModule.register(deps), AuthModule.register(deps.config, keys)] };
+  static register(deps: AppDependencies, keys: ApiKeyStore, access: ApiAccess): DynamicModule {
+    return {
+      module: ApiRootModule,
+      imports: [AppModule.register(deps), AuthModule.register(deps.config, keys)],
+      providers: [{ provide: API_ACCESS, useValue: access }],
+    };
   }
 }
 
@@ -40,19 +44,19 @@ class ApiRootModule {
 export async function createApp(deps: AppDependencies): Promise<INestApplication> {
   const { config, clock, log } = deps;
   const keys = new ApiKeyStore(deps.infrastructure.db);
+  const authenticator = new Authenticator(keys, config, clock, log);
+  const limits = {
+    perKey: new TokenBuckets(config.rateLimitPerSecond, config.rateLimitBurst, clock),
+    unauthenticatedPerAddress: new TokenBuckets(config.unauthenticatedRateLimitPerSecond, config.unauthenticatedRateLimitBurst, clock),
+  };
   // The adapter is handed in rather than loaded by name: explicit, and no dynamic require.
-  const app = await NestFactory.create(ApiRootModule.register(deps, keys), new ExpressAdapter(), {
+  const app = await NestFactory.create(ApiRootModule.register(deps, keys, { authenticator, limits }), new ExpressAdapter(), {
     bodyParser: false,
     logger: new NestPinoLogger(deps.log),
     abortOnError: false,
   });
   app.getHttpAdapter().getInstance().disable('x-powered-by');
   answerClientErrors(app.getHttpServer());
-  const authenticator = new Authenticator(keys, config, clock, log);
-  const limits = {
-    perKey: new TokenBuckets(config.rateLimitPerSecond, config.rateLimitBurst, clock),
-    unauthenticatedPerAddress: new TokenBuckets(config.unauthenticatedRateLimitPerSecond, config.unauthenticatedRateLimitBurst, clock),
-  };
   installHttpPipeline(app, log, deps.metrics, { authenticator, limits });
   app.useGlobalGuards(new AccessGuard(app.get(Reflector), config, authenticator, limits));
   app.useGlobalPipes(createValidationPipe());

@@ -18,6 +18,14 @@ export interface RateLimits {
   readonly unauthenticatedPerAddress: TokenBuckets;
 }
 
+/** The authenticator and rate limits every transport shares (REST's guard and middleware, the gRPC API). */
+export const API_ACCESS = Symbol('ApiAccess');
+
+export interface ApiAccess {
+  readonly authenticator: Authenticator;
+  readonly limits: RateLimits;
+}
+
 /** 1–200 printable ASCII characters, not only spaces (HTTP headers carry no other text reliably). */
 const ACTING_USER = /^(?=.*[\x21-\x7e])[\x20-\x7e]{1,200}$/;
 
@@ -71,18 +79,21 @@ export class AccessGuard implements CanActivate {
     const taken = this.limits.perKey.take(principal.keyId);
     if (!taken.allowed) throw rateLimited(taken.retryAfterSeconds, 'this API key sent more requests than its rate limit allows');
 
-    const allowed = this.reflector.getAllAndOverride<ApiRole[] | undefined>(ALLOW_ROLES, targets) ?? [];
-    if (!principal.roles.some((role) => role === 'admin' || allowed.includes(role))) {
-      const who = allowed.length > 0 ? `the roles ${['admin', ...allowed].join(', ')}` : 'admin';
-      throw new ProblemException(problem('forbidden', `this route is for ${who}; this API key has ${principal.roles.join(', ')}`));
-    }
+    authorize(principal, this.reflector.getAllAndOverride<ApiRole[] | undefined>(ALLOW_ROLES, targets) ?? []);
     request.principal = withActingUser(principal, request.header('x-acting-user'));
     return true;
   }
 }
 
+/** Refuses (403) a principal holding neither `admin` nor one of the roles a route allows. */
+export function authorize(principal: Principal, allowed: readonly ApiRole[]): void {
+  if (principal.roles.some((role) => role === 'admin' || allowed.includes(role))) return;
+  const who = allowed.length > 0 ? `the roles ${['admin', ...allowed].join(', ')}` : 'admin';
+  throw new ProblemException(problem('forbidden', `this route is for ${who}; this API key has ${principal.roles.join(', ')}`));
+}
+
 /** api.md: a `service` key may name the person it acts for; any other key may not. */
-function withActingUser(principal: Principal, actingUser: string | undefined): Principal {
+export function withActingUser(principal: Principal, actingUser: string | undefined): Principal {
   if (actingUser === undefined) return principal;
   if (!principal.roles.includes('service')) {
     throw new ProblemException(problem('forbidden', 'only service keys may send X-Acting-User'));

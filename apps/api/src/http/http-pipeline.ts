@@ -13,7 +13,7 @@ import { securityHeaders } from './security-headers.js';
 /** api.md: bodies over 64 KiB are 413. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
-const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+export const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /** Who is calling, and how fast a caller without a valid key may. */
