@@ -87,6 +87,7 @@ describe('docker-compose.yml agrees with the code', () => {
   it('publishes the API on its PORT and checks health on routes the service serves', () => {
     const api = services.api!;
     expect(api.ports).toContain(`${api.environment!.PORT}:${api.environment!.PORT}`);
+    expect(api.ports).toContain(`${api.environment!.GRPC_PORT}:${api.environment!.GRPC_PORT}`);
     const health = readFileSync(join(ROOT, 'apps/api/src/health/health.controller.ts'), 'utf8');
     for (const [name, service] of ticketflow) {
       const probe = service.healthcheck!.test.join(' ');
@@ -200,6 +201,12 @@ describe('deploy/k8s agrees with the code', () => {
           });
           const probed = typeof probe.httpGet.port === 'number' ? probe.httpGet.port : named.get(probe.httpGet.port);
           expect(probed).toBe(port);
+        }
+        // The API container also exposes the gRPC port the ConfigMap sets, and the Service routes to it.
+        if (container.env?.some((e) => e.name === 'TICKETFLOW_ROLES' && (e.value ?? '').split(',').includes('api'))) {
+          expect(named.get('grpc')).toBe(Number(byKind('ConfigMap').find((c) => c.data?.GRPC_PORT)!.data!.GRPC_PORT));
+          const service = byKind('Service').find((s) => s.metadata.name === deployment.metadata.name);
+          expect((service?.spec as { ports?: unknown } | undefined)?.ports).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'grpc', targetPort: 'grpc' })]));
         }
         expect(container.readinessProbe?.httpGet?.path).toBe('/health/ready');
         expect(container.livenessProbe?.httpGet?.path).toBe('/health/live');
