@@ -147,6 +147,41 @@ describe('the gRPC API', () => {
     });
   });
 
+  describe('the auditor’s tools', () => {
+    it('streams a ticket’s export line for line as REST’s JSON Lines', async () => {
+      const ticketId = await opened();
+      await call('AddNote', { ticketId, text: 'exported' }, 'agent');
+      const rpc = await client.stream<{ json: string }>('ExportAudit', { ticketId }, auth('auditor'));
+      expect(rpc.error).toBeUndefined();
+      const rest = await t.as('auditor').get('/v1/audit/export').query({ ticketId }).buffer(true).parse((res, done) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+        res.on('end', () => done(null, text));
+      });
+      expect(rpc.messages.map((m) => m.json)).toEqual((rest.body as string).split('\n').filter(Boolean));
+      expect(JSON.parse(rpc.messages[rpc.messages.length - 1]!.json)).toMatchObject({ kind: 'end', streams: 1, events: 2 });
+    });
+
+    it('refuses an export without a ticket or range INVALID_ARGUMENT, and an unknown ticket NOT_FOUND, before any line', async () => {
+      const none = await client.stream('ExportAudit', {}, auth('auditor'));
+      expect(none.messages).toEqual([]);
+      expect(none.error?.code).toBe(Status.INVALID_ARGUMENT);
+      expect(none.problem).toMatchObject({ type: 'urn:ticketflow:problem:validation', errors: expect.arrayContaining([expect.objectContaining({ field: 'ticketId' })]) });
+      const unknown = await client.stream('ExportAudit', { ticketId: '0190f0c4-0000-7000-8000-00000000beef' }, auth('auditor'));
+      expect(unknown.error?.code).toBe(Status.NOT_FOUND);
+    });
+
+    it('makes and lists signed digests, and shows the access log to an admin', async () => {
+      const made = await call<{ id: string; signature: string; streams: number }>('CreateDigest', {}, 'auditor');
+      expect(made.error).toBeUndefined();
+      expect(made.reply!.streams).toBeGreaterThan(0);
+      const listed = await call<{ items: Array<{ id: string }> }>('ListDigests', { limit: 200 }, 'auditor');
+      expect(listed.reply!.items.map((d) => d.id)).toContain(made.reply!.id);
+      const log = await call<{ items: Array<{ method: string; route: string; queryJson: string; actor: { keyId: string } }> }>('GetAccessLog', { actor: t.keyOf('auditor').id, limit: 200 }, 'admin');
+      expect(log.reply!.items).toEqual(expect.arrayContaining([expect.objectContaining({ method: 'GRPC', route: '/ticketflow.v1.TicketService/CreateDigest', actor: expect.objectContaining({ keyId: t.keyOf('auditor').id }) })]));
+    });
+  });
+
   describe('errors as gRPC status codes, appending nothing', () => {
     it('UNAUTHENTICATED without a key or with a wrong one', async () => {
       await refused(() => call('OpenTicket', open, null), Status.UNAUTHENTICATED, 'unauthenticated');
@@ -261,7 +296,12 @@ describe('the gRPC API', () => {
       ListSchemas: API_ROLES.filter((role) => role !== 'admin'),
       ListAgents: ['supervisor'],
       GetAgent: ['supervisor'],
+      ExportAudit: ['auditor'],
+      CreateDigest: ['auditor'],
+      ListDigests: ['auditor'],
+      GetAccessLog: [],
     };
+    const STREAMING = new Set(['ExportAudit']);
 
     it('has a row for every rpc of the .proto', () => {
       const methods = Object.keys((client.ticketService.constructor as unknown as { service: Record<string, unknown> }).service);
@@ -272,7 +312,7 @@ describe('the gRPC API', () => {
       const before = await committedEventCount(t);
       for (const role of API_ROLES) {
         // An empty request: a role that may call gets past the access check (to a validation or lookup answer).
-        const outcome = await call(method, {}, role);
+        const outcome = STREAMING.has(method) ? await client.stream(method, {}, auth(role)) : await call(method, {}, role);
         const denied = outcome.error?.code === Status.PERMISSION_DENIED;
         expect({ role, denied }).toEqual({ role, denied: role !== 'admin' && !roles.includes(role) });
       }

@@ -42,6 +42,21 @@ export class TicketServiceClient {
     return unary<Reply>(this.ticketService, method, request, metadata);
   }
 
+  /** Calls a server-streaming `method`: every message it sent, then its end (an error, or none). */
+  stream<Message = Record<string, unknown>>(method: string, request: unknown, entries: Record<string, string> = {}): Promise<{ readonly messages: Message[]; readonly error?: ServiceError; readonly problem?: Record<string, unknown> }> {
+    const metadata = new Metadata();
+    for (const [key, value] of Object.entries(entries)) metadata.set(key, value);
+    const fn = (this.ticketService as unknown as Record<string, (request: unknown, metadata: Metadata) => NodeJS.ReadableStream>)[method];
+    if (!fn) throw new Error(`no rpc ${method}`);
+    return new Promise((resolve) => {
+      const messages: Message[] = [];
+      const call = fn.call(this.ticketService, request, metadata);
+      call.on('data', (message: Message) => messages.push(message));
+      call.on('error', (error: ServiceError) => resolve({ messages, error, ...problemOf(error) }));
+      call.on('end', () => resolve({ messages }));
+    });
+  }
+
   close(): void {
     this.ticketService.close();
     this.health.close();
@@ -58,13 +73,17 @@ export function unary<Reply>(client: Client, method: string, request: unknown, e
     let headers = new Metadata();
     const call = fn.call(client, request, metadata, (error, reply) => {
       if (error) {
-        const trailer = error.metadata?.get('ticketflow-problem-bin')[0];
-        const problem = Buffer.isBuffer(trailer) ? (JSON.parse(trailer.toString('utf8')) as Record<string, unknown>) : undefined;
-        resolve({ error, headers, ...(problem ? { problem } : {}) });
+        resolve({ error, headers, ...problemOf(error) });
       } else {
         resolve({ reply: reply as Reply, headers });
       }
     });
     call.on('metadata', (m) => (headers = m));
   });
+}
+
+/** The problem document of a failed call, from its `ticketflow-problem-bin` trailer. */
+function problemOf(error: ServiceError): { problem?: Record<string, unknown> } {
+  const trailer = error.metadata?.get('ticketflow-problem-bin')[0];
+  return Buffer.isBuffer(trailer) ? { problem: JSON.parse(trailer.toString('utf8')) as Record<string, unknown> } : {};
 }

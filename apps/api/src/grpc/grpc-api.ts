@@ -1,9 +1,10 @@
-import { Metadata, Server, ServerCredentials, type ServiceDefinition, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, status as Status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import type { INestApplication } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -136,12 +137,22 @@ class RpcHandlers {
     return Object.fromEntries(
       Object.entries(rpcs).map(([name, rpc]) => [
         name,
-        (call: ServerUnaryCall<RpcRequest, unknown>, callback: sendUnaryData<unknown>) => void this.serve(name, rpc, call, callback),
+        rpc.streaming
+          ? (call: ServerWritableStream<RpcRequest, unknown>) => {
+              const lines = new LinesToStream(call);
+              void this.serve(name, rpc, call, {
+                reply: () => lines.end(),
+                fail: (error) => (lines.started ? lines.destroy() : call.emit('error', error)),
+                lines,
+              });
+            }
+          : (call: ServerUnaryCall<RpcRequest, unknown>, callback: sendUnaryData<unknown>) =>
+              void this.serve(name, rpc, call, { reply: (body) => callback(null, body), fail: (error) => callback(error) }),
       ]),
     );
   }
 
-  private async serve(name: string, rpc: RpcDefinition, call: ServerUnaryCall<RpcRequest, unknown>, callback: sendUnaryData<unknown>): Promise<void> {
+  private async serve(name: string, rpc: RpcDefinition, call: ServerUnaryCall<RpcRequest, unknown> | ServerWritableStream<RpcRequest, unknown>, answer: Answer): Promise<void> {
     const given = metadataText(call.metadata, 'x-correlation-id');
     const correlationId = given !== undefined && CORRELATION_ID.test(given) ? given : uuidv7();
     const headers = new Metadata();
@@ -160,6 +171,7 @@ class RpcHandlers {
         const idempotencyKey = metadataText(call.metadata, 'idempotency-key');
         const body = await rpc.handle(call.request, {
           principal,
+          ...(answer.lines ? { lines: answer.lines } : {}),
           setHeader: (header, value) => headers.set(header.toLowerCase(), value),
           command: async (method, path, plain, execute) => {
             const answer = await this.gate.run(
@@ -170,18 +182,18 @@ class RpcHandlers {
             return answer.body;
           },
         });
-        call.sendMetadata(headers);
+        if (!answer.lines?.started) call.sendMetadata(headers);
         // The very JSON the REST answer would carry: dates as ISO text, nothing undefined.
-        callback(null, JSON.parse(JSON.stringify(body ?? {})) as unknown);
+        answer.reply(JSON.parse(JSON.stringify(body ?? {})) as unknown);
       } catch (error) {
-        const answer = toProblem(error);
-        status = answer.status;
-        if (answer.status >= 500) {
+        const problem = toProblem(error);
+        status = problem.status;
+        if (problem.status >= 500) {
           const err = error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : { value: String(error) };
-          this.log.error({ err, problemType: answer.type, rpc: name }, 'gRPC call failed');
+          this.log.error({ err, problemType: problem.type, rpc: name }, 'gRPC call failed');
         }
-        call.sendMetadata(headers);
-        callback(problemError(answer, error));
+        if (!answer.lines?.started) call.sendMetadata(headers);
+        answer.fail(problemError(problem, error));
       } finally {
         if (logged !== undefined) {
           this.accessLog.finish(logged, status).catch((error: unknown) => this.log.warn({ err: String(error), accessLogId: logged }, 'could not stamp the status of an access-log entry'));
@@ -191,7 +203,7 @@ class RpcHandlers {
   }
 
   /** AccessGuard's decision for the rpc's REST twin: a valid key within its rate limit, holding an allowed role. */
-  private async authenticate(call: ServerUnaryCall<RpcRequest, unknown>, rpc: RpcDefinition): Promise<Principal> {
+  private async authenticate(call: ServerUnaryCall<RpcRequest, unknown> | ServerWritableStream<RpcRequest, unknown>, rpc: RpcDefinition): Promise<Principal> {
     const authentication = await this.access.authenticator.authenticate(metadataText(call.metadata, 'authorization'));
     if (authentication.outcome === 'unavailable') throw authentication.error;
     if (authentication.outcome !== 'authenticated') throw refusedUnauthenticated(authentication, peerAddress(call.getPeer()), this.access.limits);
@@ -215,6 +227,61 @@ class RpcHandlers {
       this.log.error({ err: String(error) }, 'could not write the access log: the auditor request is refused');
       throw new ProblemException(problem('unavailable', 'the access log cannot be written, and an auditor’s request is not served unlogged; retry shortly'));
     }
+  }
+}
+
+/** How a call answers: one reply, or a stream of lines (`lines`) that `reply` ends. */
+interface Answer {
+  reply(body: unknown): void;
+  fail(error: Partial<ServiceError>): void;
+  readonly lines?: LinesToStream;
+}
+
+/**
+ * REST's streamed answer (StreamedResponse's Response) as a server stream: each JSON line one
+ * AuditExportLine, with the same backpressure (`drain`) and the client's cancel as `close`. A
+ * failure after the first line cannot become a problem: the stream ends UNAVAILABLE instead, and
+ * the export lacks its end line, as over REST.
+ */
+export class LinesToStream extends EventEmitter {
+  started = false;
+  destroyed = false;
+  writableEnded = false;
+
+  constructor(private readonly call: ServerWritableStream<RpcRequest, unknown>) {
+    super();
+    call.on('drain', () => this.emit('drain'));
+    call.on('cancelled', () => {
+      this.destroyed = true;
+      this.emit('close');
+    });
+  }
+
+  status(): this {
+    return this;
+  }
+
+  type(): this {
+    return this;
+  }
+
+  write(text: string): boolean {
+    this.started = true;
+    let more = true;
+    for (const line of text.split('\n')) if (line) more = this.call.write({ json: line });
+    return more;
+  }
+
+  end(): void {
+    if (this.destroyed || this.writableEnded) return;
+    this.writableEnded = true;
+    this.call.end();
+  }
+
+  destroy(): void {
+    if (this.destroyed || this.writableEnded) return;
+    this.destroyed = true;
+    this.call.emit('error', { code: Status.UNAVAILABLE, details: 'the answer was cut short by a failure; retry it' });
   }
 }
 

@@ -1,6 +1,11 @@
 import type { INestApplication, Type } from '@nestjs/common';
 import { AgentIdPipe, AgentsController, ListAgentsQuery, PutAgentDto } from '../agents/agents.controller.js';
+import { AccessLogController, AccessLogQuery } from '../audit/access-log.controller.js';
+import { AuditExportController, AuditExportQuery } from '../audit/audit-export.controller.js';
+import { DigestsController } from '../audit/digests.controller.js';
 import { TicketVerificationController } from '../audit/ticket-verification.controller.js';
+import type { LinesToStream } from './grpc-api.js';
+import { PageQuery } from '../http/page-query.js';
 import type { CommandMetadata } from '../commands/command-metadata.js';
 import { ErasePersonalDataController } from '../customers/erase-personal-data.js';
 import { problem, ProblemException } from '../http/problem.js';
@@ -34,11 +39,15 @@ export interface RpcContext {
   command(method: string, path: string, body: unknown, execute: (meta: CommandMetadata) => Promise<unknown>): Promise<unknown>;
   /** A header of the REST answer, sent as initial metadata (`etag`). */
   setHeader(name: string, value: string): void;
+  /** A streaming rpc's answer, as the Response its REST twin streams JSON Lines into. */
+  readonly lines?: LinesToStream;
 }
 
 /** One rpc: the REST route it mirrors (whose `@Allow` decides who may call it) and its handler. */
 export interface RpcDefinition {
   readonly twin: readonly [Type<unknown>, string];
+  /** Answers a stream of AuditExportLine rather than one message. */
+  readonly streaming?: true;
   handle(request: RpcRequest, context: RpcContext): Promise<unknown>;
 }
 
@@ -195,6 +204,30 @@ export function ticketServiceRpcs(app: INestApplication): Record<string, RpcDefi
     GetAgent: {
       twin: [AgentsController, 'get'],
       handle: (request) => get(AgentsController).get(agentIds.transform(typeof request.agentId === 'string' ? request.agentId : '')),
+    },
+
+    ExportAudit: {
+      twin: [AuditExportController, 'export'],
+      streaming: true,
+      async handle(request, context) {
+        if (!context.lines) throw new Error('ExportAudit streams its answer');
+        await get(AuditExportController).export(await validatedQuery(AuditExportQuery, request), context.lines as never);
+      },
+    },
+    CreateDigest: {
+      twin: [DigestsController, 'make'],
+      handle: (_request, context) => get(DigestsController).make({}, context.principal, responseFor(context)),
+    },
+    ListDigests: {
+      twin: [DigestsController, 'list'],
+      handle: async (request) => get(DigestsController).list(await validatedQuery(PageQuery, request)),
+    },
+    GetAccessLog: {
+      twin: [AccessLogController, 'list'],
+      async handle(request) {
+        const page = await get(AccessLogController).list(await validatedQuery(AccessLogQuery, request));
+        return { ...page, items: page.items.map(({ query, ...entry }) => ({ ...entry, queryJson: JSON.stringify(query) })) };
+      },
     },
   };
 }
