@@ -66,6 +66,26 @@ describeOnEachDatabase('TicketProjector', (makeDatabase) => {
 
   const iso = (value: unknown) => (value === null ? null : new Date(value as string).toISOString());
 
+  it('a moved next alarm ends an SLA watcher’s claim of the row; an unchanged one keeps it', async () => {
+    const cut = Math.floor(batch.length / 2);
+    await projector.apply(batch.slice(0, cut), null);
+    const claimedUntil = '2099-01-01T00:00:00.000Z';
+    await f.dataSource.query(`UPDATE sla_clocks SET claimed_until = $1`, [claimedUntil]);
+    type Cycle = { ticket_id: string; clock: string; cycle: number; next_alarm_at: unknown; claimed_until: unknown };
+    const key = (r: Cycle) => `${r.ticket_id}/${r.clock}/${r.cycle}`;
+    const cycles = async () => (await f.dataSource.query(`SELECT ticket_id, clock, cycle, next_alarm_at, claimed_until FROM sla_clocks`)) as Cycle[];
+    const before = new Map((await cycles()).map((r) => [key(r), iso(r.next_alarm_at)]));
+    await projector.apply(batch.slice(cut), batch[cut - 1]!.checkpoint);
+    const claims = { moved: [] as unknown[], kept: [] as unknown[] };
+    for (const r of await cycles()) {
+      if (!before.has(key(r))) continue;
+      (before.get(key(r)) === iso(r.next_alarm_at) ? claims.kept : claims.moved).push(iso(r.claimed_until));
+    }
+    expect(claims.moved.length).toBeGreaterThan(0);
+    expect(claims.moved.every((c) => c === null)).toBe(true);
+    expect(claims.kept.every((c) => c === claimedUntil)).toBe(true);
+  });
+
   it('applying the same batch twice changes nothing: the revision guard', async () => {
     await projector.apply(batch, null);
     const rows = await tableText(f.dataSource);

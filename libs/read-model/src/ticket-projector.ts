@@ -189,11 +189,16 @@ export class TicketProjector implements Projector {
        ON CONFLICT (id) DO UPDATE SET ${assignments}`,
       [JSON.stringify(rows.map(toRecord))],
     );
-    // Clock cycles are only ever added, never removed: an upsert keeps the table exact.
+    // Clock cycles are only ever added, never removed: an upsert keeps the table exact. A new
+    // next alarm also ends a watcher's claim of the row: the watcher restates the alarm and ends
+    // its claim itself, but skips a row this upsert holds, which would otherwise stay claimed
+    // (and its alarm unseen) until the claim ran out. A second watcher looking meanwhile is safe:
+    // its events have the same ids and the expected revision.
     await tx.query(
       `INSERT INTO ${this.clocksTable}
        SELECT * FROM jsonb_populate_recordset(NULL::${this.clocksTable}, $1::jsonb)
-       ON CONFLICT (ticket_id, clock, cycle) DO UPDATE SET ${CLOCK_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`,
+       ON CONFLICT (ticket_id, clock, cycle) DO UPDATE SET ${CLOCK_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(', ')},
+         claimed_until = CASE WHEN ${this.clocksTable}.next_alarm_at IS DISTINCT FROM EXCLUDED.next_alarm_at THEN NULL ELSE ${this.clocksTable}.claimed_until END`,
       // In key order, so concurrent writers of these rows lock them in one order.
       [JSON.stringify([...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).flatMap(clockRecordsOf))],
     );
