@@ -45,7 +45,8 @@ const hasCurl = spawnSync('curl', ['--version']).status === 0;
     port = await freePort();
     service = spawn(process.execPath, ['dist/apps/api/src/main.js'], {
       cwd: root,
-      env: { PATH: process.env.PATH, PORT: String(port), TICKETFLOW_DATA_DIR: dataDir },
+      // GRPC_PORT 0: a free port, so a service already running here on 50051 does not stop the test.
+      env: { PATH: process.env.PATH, PORT: String(port), GRPC_PORT: '0', TICKETFLOW_DATA_DIR: dataDir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     service.stdout!.on('data', (d: Buffer) => (output += d.toString()));
