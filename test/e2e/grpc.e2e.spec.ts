@@ -342,3 +342,38 @@ describe('the gRPC API', () => {
     });
   });
 });
+
+describe('the gRPC API’s rate limits', () => {
+  let t: TestApp;
+  let grpc: GrpcApi;
+  let client: TicketServiceClient;
+
+  beforeAll(async () => {
+    t = await startTestApp({ db: await freshPglite(), env: { RATE_LIMIT_PER_SECOND: '1', RATE_LIMIT_BURST: '2', UNAUTHENTICATED_RATE_LIMIT_PER_SECOND: '1', UNAUTHENTICATED_RATE_LIMIT_BURST: '1' } });
+    grpc = await startGrpcApi(t.app, { ...t.config, host: '127.0.0.1', grpcPort: 0 }, t.app.get<Logger>(LOGGER, { strict: false }));
+    client = new TicketServiceClient(`127.0.0.1:${grpc.port}`);
+  });
+  afterAll(async () => {
+    client?.close();
+    await grpc?.close();
+    await t?.close();
+  });
+
+  it('answers RESOURCE_EXHAUSTED with retry-after past a key’s limit, shared with REST, and serves again once the tokens are back', async () => {
+    const auth = { authorization: `Bearer ${t.keyOf('agent').token}` };
+    expect((await client.call('ListSchemas', {}, auth)).error).toBeUndefined();
+    await t.as('agent').get('/v1/schemas').expect(200);
+    const limited = await client.call('ListSchemas', {}, auth);
+    expect(limited.error?.code).toBe(Status.RESOURCE_EXHAUSTED);
+    expect(limited.problem).toMatchObject({ type: 'urn:ticketflow:problem:rate-limited' });
+    expect(limited.error?.metadata.get('retry-after')).toEqual(['1']);
+    t.clock.advance(1_000);
+    expect((await client.call('ListSchemas', {}, auth)).error).toBeUndefined();
+  });
+
+  it('limits calls without a valid key per address', async () => {
+    const wrong = { authorization: 'Bearer tfk_nope_nope' };
+    expect((await client.call('ListSchemas', {}, wrong)).error?.code).toBe(Status.UNAUTHENTICATED);
+    expect((await client.call('ListSchemas', {}, wrong)).error?.code).toBe(Status.RESOURCE_EXHAUSTED);
+  });
+});
