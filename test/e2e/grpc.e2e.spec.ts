@@ -88,14 +88,44 @@ describe('the gRPC API', () => {
       }
     });
 
-    it('answers the same ticket as REST does, field for field', async () => {
+    /** A REST body as proto3 carries it: nulls and empty lists are absent, at every depth. */
+    const asProto = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(asProto);
+      if (value === null || typeof value !== 'object') return value;
+      return Object.fromEntries(
+        Object.entries(value)
+          .filter(([, v]) => v !== null && !(Array.isArray(v) && v.length === 0))
+          .map(([k, v]) => [k, asProto(v)]),
+      );
+    };
+    const sameOverBoth = async (ticketId: string, role: ApiRole = 'agent') => {
+      const rest = (await t.as(role).get(`/v1/tickets/${ticketId}`).expect(200)).body as Record<string, unknown>;
+      const rpc = (await call('GetTicket', { ticketId }, role)).reply!;
+      expect(rpc).toEqual(asProto(rest));
+      return rest;
+    };
+
+    it('answers the same ticket as REST does, field for field, at every stage and for every kind of reader', async () => {
       const ticketId = await opened();
       await call('ClassifyTicket', { ticketId, category: 'service-complaint', serviceType: 'complaint', subcategory: 'service-attitude' }, 'agent');
-      const rest = (await t.as('agent').get(`/v1/tickets/${ticketId}`).expect(200)).body as Record<string, unknown>;
-      const rpc = (await call('GetTicket', { ticketId }, 'agent')).reply!;
-      // Absent in proto = null in JSON: compare what is set.
-      const set = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== null && !(Array.isArray(value) && value.length === 0)));
-      expect(rpc).toEqual(set);
+      await sameOverBoth(ticketId);
+      await call('PutAgent', { agentId: 'grpc-complaints', name: 'Zhao Min', department: 'complaints', skills: ['service-complaint'], experience: 5, roles: ['agent'], onDuty: true, maxOpenTickets: 5 }, 'supervisor');
+      for (const [method, body] of [
+        ['AssignTicket', { agentId: 'grpc-complaints', reason: 'complaint team' }],
+        ['AddNote', { text: 'apologised', visibleToCustomer: true }],
+        ['EscalateTicket', { reason: 'repeat complaint', to: 'supervisor' }],
+        ['ResolveTicket', { summary: 'refunded', method: 'phone', followUp: 'call in a week' }],
+        ['RecordFeedback', { satisfaction: 2, resolvedConfirmed: false, comment: 'still unhappy' }],
+      ] as const) {
+        expect((await call(method, { ticketId, ...body }, 'supervisor')).error).toBeUndefined();
+      }
+      const rest = await sameOverBoth(ticketId);
+      expect(rest).toMatchObject({ status: 'assigned', resolution: expect.any(Object), feedback: expect.any(Object), notes: [expect.any(Object)], escalations: [expect.any(Object)] });
+      await sameOverBoth(ticketId, 'auditor');
+
+      const duplicate = await opened();
+      expect((await call('CloseTicket', { ticketId: duplicate, reason: 'duplicate', duplicateOf: ticketId }, 'agent')).error).toBeUndefined();
+      expect(await sameOverBoth(duplicate)).toMatchObject({ status: 'closed', closure: { reason: 'duplicate', duplicateOf: ticketId } });
     });
 
     it('lists tickets, masks personal fields for the roles REST masks them for, and pages the SLA board', async () => {
