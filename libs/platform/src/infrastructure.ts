@@ -9,8 +9,14 @@ import type { Clock } from './clock.js';
 import type { TicketflowConfig } from './config.js';
 import { lockDataDir } from './data-dir-lock.js';
 
-/** Connections of the projector's own pool: one for its transactions, one for reading the log. */
-const PROJECTOR_POOL_SIZE = 3;
+/**
+ * Connections of the projector's own pool: three for one partition (a projection's transaction
+ * while another reads the log), two more for each further partition a worker may hold (each runs
+ * two projections), at most 16: the pool opens them only when the work asks for them.
+ */
+export function projectorPoolSize(partitions: number): number {
+  return Math.min(3 + 2 * (partitions - 1), 16);
+}
 /** How long start waits for EventStoreDB to answer before failing (issue 7: fail fast). */
 const EVENTSTORE_PROBE_TIMEOUT_MS = 5_000;
 
@@ -77,7 +83,7 @@ export async function openInfrastructure(options: OpenInfrastructureOptions): Pr
     config.databaseUrl && !options.db && config.roles.has('projector')
       ? new PgDatabase({
           connectionString: config.databaseUrl,
-          max: PROJECTOR_POOL_SIZE,
+          max: projectorPoolSize(config.projectionPartitions),
           applicationName: 'ticketflow:projector',
           onBackgroundError: (error) => log.warn({ err: error.message }, 'database connection error (projector)'),
         })
