@@ -14,6 +14,7 @@ import { round } from './infra/stats.js';
 import { BenchContext, Cleanup, FULL, QUICK, type Figure, type PhaseResult } from './phases/context.js';
 import { e2eKafka, kafkaUnavailable, relayDrain } from './phases/kafka.js';
 import { catchUp, rebuild, seedEvents, type Seeded } from './phases/read-side.js';
+import { grpcVsRest } from './phases/grpc.js';
 import { restClosedLoop, restOpenLoop, SERVICE_LOG, ServiceUnderTest } from './phases/rest.js';
 import { AUTH_SERVICE_LOG, auditVerify, authOverhead } from './phases/security.js';
 import { slaBreachLag, slaClaim } from './phases/sla.js';
@@ -68,6 +69,9 @@ KAFKA_BROKERS  the broker(s) of relay.drain and e2e.kafka (default 127.0.0.1:909
 BENCH_E2E_KAFKA_RATE
                e2e.kafka's offered commands/s (default 200, the rate of its target; another rate
                is for finding where the figure bends, and its notes say the rate).
+BENCH_GRPC_CHANNELS
+               grpc.create.c64's channels, each its own HTTP/2 connection (default 1, as one
+               gRPC client keeps; the 64 calls are spread over them).
 
 Figures:
 ${FIGURES.map((f) => `  ${f.name.padEnd(28)} ${f.what}`).join('\n')}
@@ -198,6 +202,7 @@ async function main(): Promise<number> {
           break;
         }
         case 'rest.c64':
+        case 'grpc.c64':
         case 'rest.r1000': {
           if (!service) {
             log(`starting the service (${SERVICE_LOG})`);
@@ -209,6 +214,13 @@ async function main(): Promise<number> {
           if (phase === 'rest.c64') {
             log(`rest.create.c64: 64 connections, closed loop, ${window}`);
             result = await restClosedLoop(ctx, service, 64);
+          } else if (phase === 'grpc.c64') {
+            const channels = positiveNumber(process.env.BENCH_GRPC_CHANNELS, 'BENCH_GRPC_CHANNELS') ?? 1;
+            log(`grpc.create.c64: 64 calls in flight on ${channels} channel(s), closed loop, alternating with REST windows, ${window} each`);
+            result = await grpcVsRest(ctx, service, 64, channels);
+            // One row per window in the CPU table, as auth.overhead's.
+            const windows = (result.diagnostics.windows ?? []) as Array<Record<string, unknown>>;
+            windows.forEach((w, i) => (diagnostics[`grpc.c64 ${i + 1} ${String(w.protocol)}`] = w));
           } else {
             log(`rest.create.r1000: open loop at 1,000/s, ${window}`);
             result = await restOpenLoop(ctx, service, 1000);

@@ -1,8 +1,8 @@
 import type { LatencySummary } from '../infra/stats.js';
 
 /**
- * Messages between the bench and its HTTP load generator (`http-load.ts`, a child process of
- * its own so its CPU is neither the bench's nor the service's).
+ * Messages between the bench and its load generators (`http-load.ts`, `grpc-load.ts`, each a
+ * child process of its own so its CPU is neither the bench's nor the service's).
  */
 export interface LoadConfig {
   /** e.g. `http://127.0.0.1:40123` */
@@ -39,6 +39,24 @@ export interface LoadConfig {
   readonly kafka?: { readonly brokers: readonly string[]; readonly topic: string; readonly groupId: string; readonly eventType: string };
 }
 
+/**
+ * The gRPC load generator's (`grpc-load.ts`) run: `OpenTicket` without credentials (the service
+ * under test runs with `TICKETFLOW_AUTH=disabled`), closed loop only.
+ */
+export interface GrpcLoadConfig {
+  readonly protocol: 'grpc';
+  /** e.g. `127.0.0.1:40124` */
+  readonly address: string;
+  /** Closed loops, each with one call in flight: the concurrent calls. */
+  readonly connections: number;
+  /** Channels the calls are spread over, each its own HTTP/2 connection. */
+  readonly channels: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  readonly customers: number;
+  readonly seed: number;
+}
+
 export type LoadMessage =
   | { readonly type: 'window-start' }
   | { readonly type: 'window-end' }
@@ -67,7 +85,7 @@ export interface LoadResult {
   readonly timedOutInLatency: number;
   /** Open loop: how late the generator sent requests after their scheduled time. */
   readonly sendLagMs?: LatencySummary;
-  /** Most requests in flight at once (each on its own keep-alive connection). */
+  /** Most requests in flight at once (over HTTP each on its own keep-alive connection). */
   readonly maxInFlight: number;
   /** Requests sent with a backdated `receivedAt` (LoadConfig.backdate), warm-up included. */
   readonly backdated?: number;

@@ -2,7 +2,7 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { LoadConfig, LoadMessage, LoadResult } from '../load/protocol.js';
+import type { GrpcLoadConfig, LoadConfig, LoadMessage, LoadResult } from '../load/protocol.js';
 import { CpuMeter, type CpuBreakdown } from '../infra/machine.js';
 import { bucketQuantile, diffBuckets, parseHistogram, parseScalar, round, type Buckets } from '../infra/stats.js';
 import type { BenchContext, PhaseResult } from './context.js';
@@ -10,16 +10,20 @@ import type { BenchContext, PhaseResult } from './context.js';
 /** The repository root, from dist/bench/phases/rest.js. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SERVICE_MAIN = 'dist/apps/api/src/main.js';
-const LOAD_GENERATOR = fileURLToPath(new URL('../load/http-load.js', import.meta.url));
+const HTTP_LOAD_GENERATOR = fileURLToPath(new URL('../load/http-load.js', import.meta.url));
+const GRPC_LOAD_GENERATOR = fileURLToPath(new URL('../load/grpc-load.js', import.meta.url));
 export const SERVICE_LOG = 'bench/results/service.log';
 
 /**
  * The service under test: `node dist/apps/api/src/main.js` (API and projector in one process,
  * as `npm start`) on the bench database, its own process, logging at warn to SERVICE_LOG.
+ * REST and gRPC each listen on a free port of their own.
  */
 export class ServiceUnderTest {
   private constructor(
     readonly baseUrl: string,
+    /** The gRPC API's `host:port`. */
+    readonly grpcAddress: string,
     private readonly child: ChildProcess,
     /** The service's settings that matter to its figures (as given, or the default). */
     readonly settings: Readonly<Record<string, string>>,
@@ -42,11 +46,13 @@ export class ServiceUnderTest {
   ): Promise<ServiceUnderTest> {
     const logFile = options.log ?? SERVICE_LOG;
     const port = await freePort();
+    const grpcPort = await freePort();
     const { masterKey } = await ctx.fixtures();
     const env: Record<string, string> = {
       DATABASE_URL: databaseUrl,
       TICKETFLOW_MASTER_KEY: masterKey.toString('base64'),
       PORT: String(port),
+      GRPC_PORT: String(grpcPort),
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       // The REST, SLA and Kafka figures measure the spine as issue 3 set them up, without proving
@@ -68,7 +74,7 @@ export class ServiceUnderTest {
     const settings = Object.fromEntries(
       ['DATABASE_POOL_SIZE', 'READ_YOUR_WRITES_TIMEOUT_MS', 'TICKETFLOW_ROLES', 'TICKETFLOW_AUTH', 'SLA_WATCHER_BATCH', 'NODE_OPTIONS'].map((name) => [name, env[name] ?? inherited[name] ?? '(default)']),
     );
-    const service = new ServiceUnderTest(`http://127.0.0.1:${port}`, child, { ...settings, LOG_LEVEL: env.LOG_LEVEL! }, logFile);
+    const service = new ServiceUnderTest(`http://127.0.0.1:${port}`, `127.0.0.1:${grpcPort}`, child, { ...settings, LOG_LEVEL: env.LOG_LEVEL! }, logFile);
     const undo = ctx.cleanup.add('stop the service under test', () => service.stop());
     try {
       await service.waitUntilReady(60_000);
@@ -215,19 +221,21 @@ export interface ServerWindow {
 }
 
 /**
- * Forks the load generator, and at its window's start and end samples the CPU of every
- * process and scrapes the service's /metrics (the end scrape once every answer is in).
+ * Forks the load generator (the gRPC one for a GrpcLoadConfig), and at its window's start and
+ * end samples the CPU of every process and scrapes the service's /metrics (the end scrape once
+ * every answer is in).
  * `onWindowStart` runs when the measured window begins.
  */
 export async function runLoad(
   ctx: BenchContext,
   service: ServiceUnderTest,
-  config: LoadConfig,
+  config: LoadConfig | GrpcLoadConfig,
   onWindowStart?: () => void,
   /** More processes whose CPU the window's breakdown shows (e.g. the Kafka broker). */
   otherPids: Readonly<Record<string, number | undefined>> = {},
 ): Promise<{ load: LoadResult; cpu: CpuBreakdown | null; server: ServerWindow }> {
-  const generator = fork(LOAD_GENERATOR, [], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const grpc = 'protocol' in config;
+  const generator = fork(grpc ? GRPC_LOAD_GENERATOR : HTTP_LOAD_GENERATOR, [], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const undo = ctx.cleanup.add('stop the load generator', () => generator.kill('SIGKILL'));
   const meter = new CpuMeter(ctx.database.name, { bench: process.pid, service: service.pid, generator: generator.pid, ...otherPids });
   let before: Promise<string> | undefined;
@@ -252,10 +260,8 @@ export async function runLoad(
     const first = before ? await before : after;
     const projection = { projection: 'tickets' };
     const delay = diffBuckets(parseHistogram(after, 'ticketflow_projection_delay_seconds', projection), parseHistogram(first, 'ticketflow_projection_delay_seconds', projection));
-    const http = diffBuckets(
-      parseHistogram(after, 'ticketflow_http_request_duration_seconds', { method: 'POST' }),
-      parseHistogram(first, 'ticketflow_http_request_duration_seconds', { method: 'POST' }),
-    );
+    const [histogram, labels] = grpc ? ['ticketflow_grpc_request_duration_seconds', { rpc: 'OpenTicket' }] : ['ticketflow_http_request_duration_seconds', { method: 'POST' }];
+    const commands = diffBuckets(parseHistogram(after, histogram, labels), parseHistogram(first, histogram, labels));
     const scalar = (name: string, labels: Record<string, string> = {}) => parseScalar(after, name, labels) - parseScalar(first, name, labels);
     const ms = (q: { value: number; beyond: boolean }) => (q.beyond ? `>${round(q.value * 1000, 1)}` : round(q.value * 1000, 1));
     return {
@@ -265,7 +271,7 @@ export async function runLoad(
         projectionDelay: delay,
         summary: {
           // Server-side view of the same window: from the request's arrival to its answer.
-          httpPostMs: { p50: ms(bucketQuantile(http, 0.5)), p99: ms(bucketQuantile(http, 0.99)) },
+          [grpc ? 'grpcOpenTicketMs' : 'httpPostMs']: { p50: ms(bucketQuantile(commands, 0.5)), p99: ms(bucketQuantile(commands, 0.99)) },
           appendedEvents: scalar('ticketflow_event_store_appended_events_total'),
           conflicts: scalar('ticketflow_event_store_appends_total', { outcome: 'conflict' }),
           projectedEvents: scalar('ticketflow_projection_events_total', projection),
