@@ -350,6 +350,13 @@ describe('the gRPC API', () => {
     });
   });
 
+  it('counts calls by rpc and status code in /metrics', async () => {
+    const metrics = (await t.as('admin').get('/metrics').expect(200)).text;
+    expect(metrics).toMatch(/ticketflow_grpc_requests_total\{rpc="OpenTicket",code="OK"\} [1-9]/);
+    expect(metrics).toMatch(/ticketflow_grpc_requests_total\{rpc="OpenTicket",code="INVALID_ARGUMENT"\} [1-9]/);
+    expect(metrics).toMatch(/ticketflow_grpc_request_duration_seconds_count\{rpc="GetTicket"\} [1-9]/);
+  });
+
   describe('health and reflection', () => {
     it('answers the standard health check SERVING while the process is ready', async () => {
       const overall = await unary<{ status: string }>(client.health, 'check', { service: '' });

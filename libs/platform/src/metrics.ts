@@ -19,6 +19,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly grpcRequests = new Counter({
+    name: 'ticketflow_grpc_requests_total',
+    help: 'gRPC calls answered, by rpc and status code name',
+    labelNames: ['rpc', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly grpcDuration = new Histogram({
+    name: 'ticketflow_grpc_request_duration_seconds',
+    help: 'gRPC call latency, by rpc',
+    labelNames: ['rpc'] as const,
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
   readonly appends = new Counter({
     name: 'ticketflow_event_store_appends_total',
     help: 'Appends to the event store, by outcome (appended, duplicate, conflict)',

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
-import { requestContext, type TicketflowConfig } from '#platform';
+import { Metrics, requestContext, type TicketflowConfig } from '#platform';
 import { AccessLog } from '../audit/access-log.js';
 import { API_ACCESS, authorize, refusedUnauthenticated, rateLimited, withActingUser, type ApiAccess } from '../auth/access.guard.js';
 import { ALLOW_ROLES, type ApiRole, type Principal } from '../auth/roles.js';
@@ -122,6 +122,7 @@ class RpcHandlers {
   private readonly reflector: Reflector;
   private readonly gate: CommandGate;
   private readonly accessLog: AccessLog;
+  private readonly metrics: Metrics;
 
   constructor(
     app: INestApplication,
@@ -131,6 +132,7 @@ class RpcHandlers {
     this.reflector = app.get(Reflector);
     this.gate = app.get(CommandGate, { strict: false });
     this.accessLog = app.get(AccessLog, { strict: false });
+    this.metrics = app.get(Metrics, { strict: false });
   }
 
   implementation(rpcs: Record<string, RpcDefinition>) {
@@ -157,8 +159,10 @@ class RpcHandlers {
     const correlationId = given !== undefined && CORRELATION_ID.test(given) ? given : uuidv7();
     const headers = new Metadata();
     headers.set('x-correlation-id', correlationId);
+    const started = process.hrtime.bigint();
     await requestContext.run({ correlationId }, async () => {
       let status = 200;
+      let code = Status.OK;
       let logged: string | undefined;
       try {
         const principal = await this.authenticate(call, rpc);
@@ -174,27 +178,31 @@ class RpcHandlers {
           ...(answer.lines ? { lines: answer.lines } : {}),
           setHeader: (header, value) => headers.set(header.toLowerCase(), value),
           command: async (method, path, plain, execute) => {
-            const answer = await this.gate.run(
+            const done = await this.gate.run(
               { principal, method, path, body: plain, correlationId, ...(ifMatch !== undefined ? { ifMatch } : {}), ...(idempotencyKey !== undefined ? { idempotencyKey } : {}) },
               execute,
             );
-            for (const [header, value] of Object.entries(answer.headers)) if (header !== 'Location') headers.set(header.toLowerCase(), value);
-            return answer.body;
+            for (const [header, value] of Object.entries(done.headers)) if (header !== 'Location') headers.set(header.toLowerCase(), value);
+            return done.body;
           },
         });
         if (!answer.lines?.started) call.sendMetadata(headers);
         // The very JSON the REST answer would carry: dates as ISO text, nothing undefined.
         answer.reply(JSON.parse(JSON.stringify(body ?? {})) as unknown);
       } catch (error) {
-        const problem = toProblem(error);
-        status = problem.status;
-        if (problem.status >= 500) {
+        const failed = toProblem(error);
+        status = failed.status;
+        if (failed.status >= 500) {
           const err = error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : { value: String(error) };
-          this.log.error({ err, problemType: problem.type, rpc: name }, 'gRPC call failed');
+          this.log.error({ err, problemType: failed.type, rpc: name }, 'gRPC call failed');
         }
+        const refusal = problemError(failed, error);
+        code = refusal.code ?? Status.UNKNOWN;
         if (!answer.lines?.started) call.sendMetadata(headers);
-        answer.fail(problemError(problem, error));
+        answer.fail(refusal);
       } finally {
+        this.metrics.grpcRequests.inc({ rpc: name, code: Status[code] });
+        this.metrics.grpcDuration.observe({ rpc: name }, Number(process.hrtime.bigint() - started) / 1e9);
         if (logged !== undefined) {
           this.accessLog.finish(logged, status).catch((error: unknown) => this.log.warn({ err: String(error), accessLogId: logged }, 'could not stamp the status of an access-log entry'));
         }
