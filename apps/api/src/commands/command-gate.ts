@@ -28,12 +28,11 @@ export interface CommandCall {
   readonly correlationId: string;
 }
 
-/** What the caller sends back: the REST status, the answer body and its headers. */
-export interface CommandAnswer {
+/** What the caller sends back: the REST status, the answer body and its headers (`Idempotent-Replayed` on a replay). */
+export interface GatedAnswer {
   readonly status: number;
   readonly body: unknown;
   readonly headers: Readonly<Record<string, string>>;
-  readonly replayed: boolean;
 }
 
 /**
@@ -51,7 +50,7 @@ export class CommandGate {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  async run(call: CommandCall, execute: (meta: CommandMetadata) => Promise<unknown>): Promise<CommandAnswer> {
+  async run(call: CommandCall, execute: (meta: CommandMetadata) => Promise<unknown>): Promise<GatedAnswer> {
     const { idempotencyKey: key, ifMatch } = call;
     const headerErrors = [
       ...(key !== undefined && (key.length < 1 || key.length > 200) ? [{ field: 'Idempotency-Key', message: 'must be 1 to 200 characters' }] : []),
@@ -70,7 +69,7 @@ export class CommandGate {
       case 'replay': {
         const headers = { ...claim.headers, 'Idempotent-Replayed': 'true' };
         if (claim.status >= 400) throw new ProblemException(claim.body as never, { 'Idempotent-Replayed': 'true' });
-        return { status: claim.status, body: claim.body, headers, replayed: true };
+        return { status: claim.status, body: claim.body, headers };
       }
       case 'in-progress':
         throw new ProblemException(problem('idempotency-in-progress', 'a request with this Idempotency-Key is still running'));
@@ -95,7 +94,7 @@ export class CommandGate {
   }
 }
 
-function answer(result: unknown): CommandAnswer {
+function answer(result: unknown): GatedAnswer {
   const { ticketId, revision, position, readModelLag, created } = result as CommandResult;
   const headers: Record<AnswerHeader, string | undefined> = {
     ETag: `"${revision}"`,
@@ -106,6 +105,5 @@ function answer(result: unknown): CommandAnswer {
     status: created ? 201 : 200,
     body: { ticketId, revision, position },
     headers: Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined)),
-    replayed: false,
   };
 }
