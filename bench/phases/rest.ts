@@ -72,7 +72,7 @@ export class ServiceUnderTest {
     const child = spawn(process.execPath, [...nodeArgs, SERVICE_MAIN], { cwd: ROOT, env: { ...inherited, ...env }, stdio: ['ignore', log, log] });
     closeSync(log);
     const settings = Object.fromEntries(
-      ['DATABASE_POOL_SIZE', 'READ_YOUR_WRITES_TIMEOUT_MS', 'TICKETFLOW_ROLES', 'TICKETFLOW_AUTH', 'SLA_WATCHER_BATCH', 'NODE_OPTIONS'].map((name) => [name, env[name] ?? inherited[name] ?? '(default)']),
+      ['DATABASE_POOL_SIZE', 'READ_YOUR_WRITES_TIMEOUT_MS', 'TICKETFLOW_ROLES', 'TICKETFLOW_AUTH', 'SLA_WATCHER_BATCH', 'RATE_LIMIT_PER_SECOND', 'NODE_OPTIONS'].map((name) => [name, env[name] ?? inherited[name] ?? '(default)']),
     );
     const service = new ServiceUnderTest(`http://127.0.0.1:${port}`, `127.0.0.1:${grpcPort}`, child, { ...settings, LOG_LEVEL: env.LOG_LEVEL! }, logFile);
     const undo = ctx.cleanup.add('stop the service under test', () => service.stop());
