@@ -58,12 +58,12 @@ async function run(config: GrpcLoadConfig): Promise<LoadResult> {
       const body = bodies[next++ % bodies.length]!;
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      let lagged = false;
+      let lagging = false;
       const unary = channel.makeUnaryRequest(OPEN_TICKET, identity, identity, body, new Metadata(), (error: ServiceError | null) => {
         inFlight -= 1;
-        resolve({ code: error ? error.code : status.OK, lagged });
+        resolve({ code: error ? error.code : status.OK, lagged: lagging });
       });
-      unary.on('metadata', (metadata: Metadata) => (lagged = metadata.get('read-model-lag')[0] === 'true'));
+      unary.on('metadata', (metadata: Metadata) => (lagging = metadata.get('read-model-lag')[0] === 'true'));
     });
 
   const latencies: number[] = [];
