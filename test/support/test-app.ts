@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { API_ROLES, type ApiRole } from '../../apps/api/src/auth/roles.js';
 import { issueToken } from '../../apps/api/src/auth/api-key-token.js';
+import { DigestSchedule } from '../../apps/api/src/audit/digest-schedule.js';
 import { ApiKeyStore } from '../../apps/api/src/auth/api-key.store.js';
 import { Writable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -43,6 +44,8 @@ export async function startTestApp(options: {
   readonly db?: SqlDatabase;
   readonly clock?: TestClock;
   readonly env?: Record<string, string>;
+  /** Whether to wait for the start digest before answering (default true). */
+  readonly settleStartDigest?: boolean;
 }): Promise<TestApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ticketflow-test-'));
   // The SLA watcher appends events of its own when the test clock passes a deadline: suites
@@ -69,6 +72,8 @@ export async function startTestApp(options: {
   });
   const app = await createApp({ config, infrastructure, clock, log, metrics: new Metrics() });
   await app.init();
+  // The start digest runs in the background: settled here, so the test's clock moves after it.
+  if (config.roles.has('api') && options.settleStartDigest !== false) await app.get(DigestSchedule, { strict: false }).idle();
   // One key per role, made the way POST /v1/api-keys makes them (through the same store).
   const keys = new Map<ApiRole, { id: string; token: string }>();
   const store = app.get(ApiKeyStore);

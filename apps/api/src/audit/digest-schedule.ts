@@ -52,13 +52,22 @@ export class DigestSchedule implements OnApplicationBootstrap, OnApplicationShut
     @Inject(DIGEST_INTERVAL_MS) readonly intervalMs: number,
   ) {}
 
-  /** Starts with the current interval's digest (awaited: a failure is logged and retried, never fatal). */
-  async onApplicationBootstrap(): Promise<void> {
+  /**
+   * Starts with the current interval's digest, in the background: on a long log (a scan of
+   * EventStoreDB's `$all`) it may take minutes, and the process must listen and answer its probes
+   * meanwhile. A failure is logged and retried, never fatal.
+   */
+  onApplicationBootstrap(): void {
     if (!this.signingKey.available) {
       this.log.warn('TICKETFLOW_AUDIT_SIGNING_KEY is not set: no scheduled audit digests, and POST /v1/audit/digests answers 503');
       return;
     }
-    await this.tick();
+    void this.tick();
+  }
+
+  /** Resolves when the digest under way (if any) is done: for tests and shutdown. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running.catch(() => undefined);
   }
 
   async onApplicationShutdown(): Promise<void> {
