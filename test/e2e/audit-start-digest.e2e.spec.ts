@@ -1,4 +1,5 @@
 import { afterAll, expect, it, jest } from '@jest/globals';
+import type { PgliteDatabase } from '#database';
 import { freshPglite } from '#test-support';
 import { AuditDigests } from '../../apps/api/src/audit/audit-digests.js';
 import { DigestSchedule } from '../../apps/api/src/audit/digest-schedule.js';
@@ -8,9 +9,11 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
  * The start digest folds every stream's head (on EventStoreDB a scan of the whole log): the
  * process must start, listen and answer while it is made, not after.
  */
+let db: PgliteDatabase | undefined;
 let t: TestApp | undefined;
 afterAll(async () => {
   await t?.close();
+  await db?.close();
 });
 
 it('starts and answers while the start digest is still being made, which then lands', async () => {
@@ -23,7 +26,8 @@ it('starts and answers while the start digest is still being made, which then la
     return make.call(this, request);
   });
   try {
-    t = await startTestApp({ db: await freshPglite(), settleStartDigest: false });
+    db = await freshPglite();
+    t = await startTestApp({ db, settleStartDigest: false });
     await t.as('agent').get('/v1/tickets').expect(200);
     expect(spy).toHaveBeenCalledTimes(1);
     expect((await t.as('auditor').get('/v1/audit/digests').expect(200)).body.items).toEqual([]);

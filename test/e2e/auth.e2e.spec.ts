@@ -7,6 +7,19 @@ import type { EventEnvelope } from '#event-store';
 import { describeWithPostgres, eventually, freshPglite, DATABASE_HOOK_TIMEOUT_MS } from '#test-support';
 import { committedEventCount, startTestApp, startTwoInstances, type TestApp, type TwoInstances } from '../support/test-app.js';
 
+/** An app on a PGlite of its own; closing it closes that database too. */
+async function appOnOwnPglite(env: Record<string, string> = {}): Promise<TestApp> {
+  const db = await freshPglite();
+  const t = await startTestApp({ db, env });
+  return {
+    ...t,
+    close: async () => {
+      await t.close();
+      await db.close();
+    },
+  };
+}
+
 const KEY_FORMAT = /^tfk_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/;
 const BOOTSTRAP_KEY = 'bootstrap-admin-key-for-the-auth-tests-0123456789';
 
@@ -24,7 +37,7 @@ describe('API keys, authentication and hardening (PGlite)', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await startTestApp({ db: await freshPglite(), env: { TICKETFLOW_ADMIN_KEY: BOOTSTRAP_KEY } });
+    t = await appOnOwnPglite({ TICKETFLOW_ADMIN_KEY: BOOTSTRAP_KEY });
   });
   afterAll(async () => {
     await t?.close();
@@ -242,10 +255,7 @@ describe('rate limits (PGlite, an injected clock)', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await startTestApp({
-      db: await freshPglite(),
-      env: { RATE_LIMIT_PER_SECOND: '2', RATE_LIMIT_BURST: '3', UNAUTHENTICATED_RATE_LIMIT_PER_SECOND: '1', UNAUTHENTICATED_RATE_LIMIT_BURST: '2' },
-    });
+    t = await appOnOwnPglite({ RATE_LIMIT_PER_SECOND: '2', RATE_LIMIT_BURST: '3', UNAUTHENTICATED_RATE_LIMIT_PER_SECOND: '1', UNAUTHENTICATED_RATE_LIMIT_BURST: '2' });
   });
   afterAll(async () => {
     await t?.close();
@@ -280,8 +290,8 @@ describe('rate limits (PGlite, an injected clock)', () => {
 
 describe('settings: /metrics behind a key, and authentication disabled for the bench (PGlite)', () => {
   it('serves /metrics only to admins by default (design.md), and without a key with METRICS_PUBLIC=true', async () => {
-    const open = await startTestApp({ db: await freshPglite(), env: { METRICS_PUBLIC: 'true' } });
-    const closed = await startTestApp({ db: await freshPglite() });
+    const open = await appOnOwnPglite({ METRICS_PUBLIC: 'true' });
+    const closed = await appOnOwnPglite();
     try {
       await request(open.http).get('/metrics').expect(200);
       expectProblem(await request(closed.http).get('/metrics'), 401, 'unauthenticated');
@@ -295,7 +305,7 @@ describe('settings: /metrics behind a key, and authentication disabled for the b
   });
 
   it('with TICKETFLOW_AUTH=disabled every request acts as one fixed admin, named in the events', async () => {
-    const t = await startTestApp({ db: await freshPglite(), env: { TICKETFLOW_AUTH: 'disabled', HOST: '127.0.0.1' } });
+    const t = await appOnOwnPglite({ TICKETFLOW_AUTH: 'disabled', HOST: '127.0.0.1' });
     try {
       const id = (await request(t.http).post('/v1/tickets').send(ticket()).expect(201)).body.ticketId as string;
       const events = (await request(t.http).get(`/v1/tickets/${id}/history`).expect(200)).body.events as EventEnvelope[];

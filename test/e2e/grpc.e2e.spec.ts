@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Metadata, status as Status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { LOGGER } from '#platform';
+import type { PgliteDatabase } from '#database';
 import { freshPglite } from '#test-support';
 import { API_ROLES, type ApiRole } from '../../apps/api/src/auth/roles.js';
 import { startGrpcApi, type GrpcApi } from '../../apps/api/src/grpc/grpc-api.js';
@@ -14,6 +15,7 @@ import { committedEventCount, startTestApp, type TestApp } from '../support/test
  * appends nothing.
  */
 describe('the gRPC API', () => {
+  let db: PgliteDatabase;
   let t: TestApp;
   let grpc: GrpcApi;
   let client: TicketServiceClient;
@@ -45,7 +47,8 @@ describe('the gRPC API', () => {
   }
 
   beforeAll(async () => {
-    t = await startTestApp({ db: await freshPglite() });
+    db = await freshPglite();
+    t = await startTestApp({ db });
     grpc = await startGrpcApi(t.app, { ...t.config, host: '127.0.0.1', grpcPort: 0 }, t.app.get<Logger>(LOGGER, { strict: false }));
     client = new TicketServiceClient(`127.0.0.1:${grpc.port}`);
   });
@@ -53,6 +56,7 @@ describe('the gRPC API', () => {
     client?.close();
     await grpc?.close();
     await t?.close();
+    await db?.close();
   });
 
   describe('commands and queries', () => {
@@ -381,12 +385,14 @@ describe('the gRPC API', () => {
 });
 
 describe('the gRPC API’s rate limits', () => {
+  let db: PgliteDatabase;
   let t: TestApp;
   let grpc: GrpcApi;
   let client: TicketServiceClient;
 
   beforeAll(async () => {
-    t = await startTestApp({ db: await freshPglite(), env: { RATE_LIMIT_PER_SECOND: '1', RATE_LIMIT_BURST: '2', UNAUTHENTICATED_RATE_LIMIT_PER_SECOND: '1', UNAUTHENTICATED_RATE_LIMIT_BURST: '1' } });
+    db = await freshPglite();
+    t = await startTestApp({ db, env: { RATE_LIMIT_PER_SECOND: '1', RATE_LIMIT_BURST: '2', UNAUTHENTICATED_RATE_LIMIT_PER_SECOND: '1', UNAUTHENTICATED_RATE_LIMIT_BURST: '1' } });
     grpc = await startGrpcApi(t.app, { ...t.config, host: '127.0.0.1', grpcPort: 0 }, t.app.get<Logger>(LOGGER, { strict: false }));
     client = new TicketServiceClient(`127.0.0.1:${grpc.port}`);
   });
@@ -394,6 +400,7 @@ describe('the gRPC API’s rate limits', () => {
     client?.close();
     await grpc?.close();
     await t?.close();
+    await db?.close();
   });
 
   it('answers RESOURCE_EXHAUSTED with retry-after past a key’s limit, shared with REST, and serves again once the tokens are back', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { API_ROLES, type ApiRole } from '../../apps/api/src/auth/roles.js';
+import type { PgliteDatabase } from '#database';
 import { freshPglite } from '#test-support';
 import { committedEventCount, startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -96,17 +97,20 @@ function registeredRoutes(t: TestApp): Set<string> {
 }
 
 describe('the role matrix: every route, every role, tried for real (PGlite)', () => {
+  let db: PgliteDatabase;
   let t: TestApp;
   let ticketId: string;
   let registered: Set<string>;
 
   beforeAll(async () => {
-    t = await startTestApp({ db: await freshPglite() });
+    db = await freshPglite();
+    t = await startTestApp({ db });
     ticketId = (await t.as().post('/v1/tickets').send({ channel: 'phone', customer: { name: 'Li Wei', phone: '+86 138 0013 8000' }, description: 'matrix' }).expect(201)).body.ticketId;
     registered = registeredRoutes(t);
   });
   afterAll(async () => {
     await t?.close();
+    await db?.close();
   });
 
   it('has a row for every route the app registered', () => {

@@ -203,7 +203,8 @@ class RpcHandlers {
       } finally {
         this.metrics.grpcRequests.inc({ rpc: name, code: Status[code] });
         this.metrics.grpcDuration.observe({ rpc: name }, Number(process.hrtime.bigint() - started) / 1e9);
-        if (logged !== undefined) {
+        // A stream cut short midway keeps a null status, as REST's does.
+        if (logged !== undefined && !answer.lines?.destroyed) {
           this.accessLog.finish(logged, status).catch((error: unknown) => this.log.warn({ err: String(error), accessLogId: logged }, 'could not stamp the status of an access-log entry'));
         }
       }
