@@ -8,7 +8,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { PROTO_LOADER_OPTIONS, TICKET_SERVICE, ticketServiceProtoPath } from '../../apps/api/src/grpc/grpc-api.js';
 import { openTicketBody, seededRandom } from '../fixtures/people.js';
 import { summarise } from '../infra/stats.js';
-import type { GrpcLoadConfig, LoadMessage, LoadResult } from './protocol.js';
+import { sendToHarness, serveLoad, type GrpcLoadConfig, type LoadResult } from './protocol.js';
 
 /** Distinct requests encoded up front, so the generator spends its CPU on sending. */
 const BODIES = 8192;
@@ -19,22 +19,9 @@ interface Answer {
   readonly lagged: boolean;
 }
 
-function send(message: LoadMessage): void {
-  process.send?.(message);
-}
+const send = sendToHarness;
 
-process.once('message', (message: { type: 'run'; config: GrpcLoadConfig }) => {
-  run(message.config).then(
-    (result) => {
-      send({ type: 'result', result });
-      process.disconnect?.();
-    },
-    (error: unknown) => {
-      send({ type: 'failed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-      process.disconnect?.();
-    },
-  );
-});
+serveLoad(run);
 
 async function run(config: GrpcLoadConfig): Promise<LoadResult> {
   const definition = loadSync(ticketServiceProtoPath(), PROTO_LOADER_OPTIONS)[TICKET_SERVICE] as unknown as Record<string, { requestSerialize(value: unknown): Buffer }>;

@@ -7,7 +7,7 @@ import http from 'node:http';
 import { openTicketBody, seededRandom } from '../fixtures/people.js';
 import { summarise } from '../infra/stats.js';
 import { KafkaWatch } from './kafka-watch.js';
-import type { LoadConfig, LoadMessage, LoadResult } from './protocol.js';
+import { sendToHarness, serveLoad, type LoadConfig, type LoadResult } from './protocol.js';
 
 /** Distinct bodies prepared up front, so the generator spends its CPU on sending. */
 const BODIES = 8192;
@@ -22,22 +22,9 @@ interface Answer {
   readonly ticketId?: string;
 }
 
-function send(message: LoadMessage): void {
-  process.send?.(message);
-}
+const send = sendToHarness;
 
-process.once('message', (message: { type: 'run'; config: LoadConfig }) => {
-  run(message.config).then(
-    (result) => {
-      send({ type: 'result', result });
-      process.disconnect?.();
-    },
-    (error: unknown) => {
-      send({ type: 'failed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-      process.disconnect?.();
-    },
-  );
-});
+serveLoad(run);
 
 async function run(config: LoadConfig): Promise<LoadResult> {
   const url = new URL('/v1/tickets', config.baseUrl);

@@ -63,6 +63,27 @@ export type LoadMessage =
   | { readonly type: 'result'; readonly result: LoadResult }
   | { readonly type: 'failed'; readonly error: string };
 
+/** Sends a message to the harness that forked this load generator. */
+export function sendToHarness(message: LoadMessage): void {
+  process.send?.(message);
+}
+
+/** A load generator's process: runs the first config the harness sends, answers its result or failure, and disconnects. */
+export function serveLoad<Config>(run: (config: Config) => Promise<LoadResult>): void {
+  process.once('message', (message: { type: 'run'; config: Config }) => {
+    run(message.config).then(
+      (result) => {
+        sendToHarness({ type: 'result', result });
+        process.disconnect?.();
+      },
+      (error: unknown) => {
+        sendToHarness({ type: 'failed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+        process.disconnect?.();
+      },
+    );
+  });
+}
+
 export interface LoadResult {
   readonly windowSeconds: number;
   /** Requests whose (scheduled, for open loop) send time fell in the window. */
