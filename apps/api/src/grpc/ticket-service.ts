@@ -91,7 +91,12 @@ function responseFor(context: RpcContext) {
  * its REST twin, so validation, masking, ownership and answers cannot drift apart.
  */
 export function ticketServiceRpcs(app: INestApplication): Record<string, RpcDefinition> {
-  const get = <T>(type: Type<T>): T => app.get(type, { strict: false });
+  // Looked up once each, not on every call: `app.get` searches every module.
+  const resolved = new Map<Type<unknown>, unknown>();
+  const get = <T>(type: Type<T>): T => {
+    if (!resolved.has(type)) resolved.set(type, app.get(type, { strict: false }));
+    return resolved.get(type) as T;
+  };
   const tickets = get(TicketsQueryController);
 
   /** A ticket command: its DTO, its REST path, its controller call. */
